@@ -1,0 +1,72 @@
+"""The model contract every meta-architecture follows; training, eval and export rely on it.
+
+    resized, true_shapes = model.preprocess(images)
+    predictions = model.predict(resized, true_shapes, groundtruth=gt_or_None, training=bool)
+    losses = model.loss(predictions, true_shapes, groundtruth)        # dict LossNames -> scalar
+    detections = model.postprocess(predictions, true_shapes)          # dict DetectionResultFields
+
+Ground truth is always passed explicitly as a dict keyed by `fields.InputDataFields` (batched
+labels layout, see fields.py); nothing is stashed on the model. `predict` accepts it because some
+heads need it in training (Mask R-CNN samples proposals against it; DeepMAC may crop at GT boxes),
+and must work with `groundtruth=None` at inference.
+"""
+
+import abc
+
+import keras
+
+
+class DetectionModel(keras.Model, metaclass=abc.ABCMeta):
+  """Base class of CenterNet/DeepMAC and Faster/Mask R-CNN models.
+
+  Subclasses create their layers in `__init__` from already-built parts (only builders read
+  protos) and implement the four methods below. `call(images, training)` runs
+  preprocess -> predict -> postprocess so `model(images)` builds every variable.
+  """
+
+  def __init__(self, num_classes, **kwargs):
+    super().__init__(**kwargs)
+    self._num_classes = num_classes
+
+  @property
+  def num_classes(self):
+    return self._num_classes
+
+  @abc.abstractmethod
+  def preprocess(self, images):
+    """Resizes (image_resizer) and normalizes a batch of raw images.
+
+    Args:
+      images: [B, H, W, 3] float32 in raw pixel values [0, 255], RGB.
+    Returns:
+      preprocessed: [B, H', W', 3] float32 model input (padded as the resizer says).
+      true_image_shapes: [B, 3] int32, the resized (H, W, 3) of each image before padding.
+    """
+
+  @abc.abstractmethod
+  def predict(self, preprocessed_inputs, true_image_shapes, groundtruth=None, training=False):
+    """Runs the network; returns a dict of raw prediction tensors (model specific keys)."""
+
+  @abc.abstractmethod
+  def loss(self, prediction_dict, true_image_shapes, groundtruth, training=True):
+    """Returns {LossNames.*: scalar float32}, each already multiplied by its weight."""
+
+  @abc.abstractmethod
+  def postprocess(self, prediction_dict, true_image_shapes):
+    """Returns detections keyed by DetectionResultFields (static shapes)."""
+
+  def restore_map(self, fine_tune_checkpoint_type="detection"):
+    """Returns {name: trackable} to restore for `fine_tune_checkpoint_type`.
+
+    "detection": the feature extractor; "classification": its classification backbone; "full":
+    the whole model. "fine_tune" is an alias of "detection" (the original's configs use it).
+    """
+    if fine_tune_checkpoint_type == "full":
+      return {"model": self}
+    raise NotImplementedError(
+        f"{type(self).__name__} does not define restore_map({fine_tune_checkpoint_type!r})")
+
+  def call(self, images, training=False):
+    preprocessed, true_shapes = self.preprocess(images)
+    predictions = self.predict(preprocessed, true_shapes, training=training)
+    return self.postprocess(predictions, true_shapes)

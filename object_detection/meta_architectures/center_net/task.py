@@ -1,0 +1,64 @@
+"""The interface of a CenterNet task (object center, box, DeepMAC masks, ...).
+
+CenterNet = a feature extractor (a list of same-resolution feature maps, one per hourglass
+stack, stride 4) + an ordered list of tasks. The meta-architecture only loops over tasks:
+
+    features = extractor(preprocessed, training)                 # list of [B, h, w, C]
+    predictions = {}
+    for task in tasks: predictions.update(task.predict(features, training))
+    losses = {}
+    for task in tasks: losses.update(task.loss(predictions, groundtruth, context))
+    detections = {}
+    for task in tasks: detections.update(task.postprocess(predictions, detections, context))
+
+A task owns its heads (Keras layers created in `__init__`), a pure target function, its loss and
+its postprocess step. Prediction keys are namespaced by the task; per-stack predictions are
+lists with one tensor per feature map.
+"""
+
+import dataclasses
+
+import keras
+import tensorflow as tf
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskContext:
+  """What the meta-architecture knows that tasks may need.
+
+  Attributes:
+    preprocessed_inputs: [B, H, W, 3] float32 model input (normalized, padded).
+    true_image_shapes: [B, 3] int32 (H, W, 3) before padding, at the input resolution.
+    stride: int, input pixels per feature-map cell (4 for hourglass).
+    training: bool.
+    step: scalar int64 tensor or None (for warm-up schedules).
+    features: the feature maps (list of [B, h, w, C]) when a task needs them (DeepMAC colour /
+      feature consistency), else None.
+    unnormalize_fn: callable mapping preprocessed inputs back to RGB [0, 255] float32, or None.
+    predict_fn: callable(preprocessed_inputs, training) -> predictions dict of the whole model;
+      used by tasks that need a second forward pass (augmented self-supervision), or None.
+  """
+  preprocessed_inputs: tf.Tensor
+  true_image_shapes: tf.Tensor
+  stride: int
+  training: bool
+  step: object = None
+  features: object = None
+  unnormalize_fn: object = None
+  predict_fn: object = None
+
+
+class CenterNetTask(keras.layers.Layer):
+  """Base class; subclasses implement the three methods (no `call`)."""
+
+  def predict(self, features, training=False):
+    """features: list of [B, h, w, C] -> dict of prediction tensors (lists per stack)."""
+    raise NotImplementedError
+
+  def loss(self, predictions, groundtruth, context):
+    """-> {LossNames.*: scalar float32}, weighted as the config says."""
+    raise NotImplementedError
+
+  def postprocess(self, predictions, detections, context):
+    """-> dict of DetectionResultFields to add, given the detections of earlier tasks."""
+    raise NotImplementedError
