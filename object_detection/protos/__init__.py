@@ -2,10 +2,13 @@
 
 `pip install .` / `pip install -e .` generate the `*_pb2.py` modules (see `setup.py`). In a plain
 source checkout (tests run from the repository without installing), missing or stale modules are
-generated here on first import, when grpcio-tools is available.
+generated here on first import, when grpcio-tools is available. protoc runs in a subprocess:
+running it inside a process that has already loaded TensorFlow crashes (both bundle protobuf).
 """
 
 import os as _os
+import subprocess as _subprocess
+import sys as _sys
 
 
 def _ensure_generated():
@@ -19,12 +22,15 @@ def _ensure_generated():
       "_od_proto_compile", _os.path.join(here, "_compile.py"))
   compiler = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(compiler)
-  if compiler.is_stale(proto_dir, root):
-    try:
-      compiler.compile_protos(proto_dir, root)
-    except RuntimeError:
-      if not _os.path.exists(_os.path.join(here, "pipeline_pb2.py")):
-        raise
+  if not compiler.is_stale(proto_dir, root):
+    return
+  result = _subprocess.run(
+      [_sys.executable, _os.path.join(here, "_compile.py"), proto_dir, root],
+      capture_output=True, text=True, check=False)
+  if result.returncode != 0 and not _os.path.exists(_os.path.join(here, "pipeline_pb2.py")):
+    raise ImportError(
+        f"could not compile the .proto schema in {proto_dir} (install grpcio-tools, or "
+        f"`pip install -e .`):\n{result.stdout}{result.stderr}")
 
 
 _ensure_generated()
