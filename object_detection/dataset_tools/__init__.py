@@ -1,0 +1,1 @@
+"""COCO / PASCAL VOC -> TFRecord conversion tools and the tf.train.Example helpers they use."""
