@@ -33,7 +33,8 @@ class InputDataFields:
     image: [B, H, W, 3] float32, already passed through `model.preprocess` (resized, padded and
       normalized).
     true_image_shape: [B, 3] int32, the resized image's (H, W, 3) before padding.
-    original_image_spatial_shape: [B, 2] int32. hash: [B] int64 (of source_id). source_id: [B] str.
+    original_image_spatial_shape: [B, 2] int32. hash: [B] int64 (of source_id).
+    source_id: [B] string (eval only: strings keep the train step XLA-friendly).
     original_image: [B, H0, W0, 3] uint8 (eval only, when retain_original_images; padded).
 
   Batched labels (padded to `max_number_of_boxes` = N so shapes are static):

@@ -24,7 +24,9 @@ AUGMENTATIONS = Registry(
     "data augmentation (PreprocessingStep)",
     "fn(step_message) -> callable(tensor_dict, seed) -> tensor_dict")
 IMAGE_RESIZERS = Registry(
-    "image resizer", "fn(resizer_message) -> callable(image [H,W,C]) -> (resized, true_shape)")
+    "image resizer",
+    "fn(resizer_message, field_path=...) -> fn(image [H,W,C], masks=None) -> "
+    "(resized, masks_or_None, true_image_shape [3])")
 LOSSES = Registry("loss", "fn(loss_message) -> loss callable")
 EVAL_METRICS = Registry(
     "eval metrics_set", "fn(categories, eval_config) -> evaluator")

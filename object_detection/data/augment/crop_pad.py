@@ -1,0 +1,93 @@
+"""Crops to an aspect ratio, and crop-then-pad (SSD-style) of image, boxes and masks."""
+
+import tensorflow as tf
+
+from object_detection.core.errors import ConfigError
+from object_detection.core.registries import AUGMENTATIONS
+from object_detection.data import instances
+from object_detection.data.augment.common import (
+    BOXES, IMAGE, MASKS, change_coordinate_frame, randint, sub_seed)
+from object_detection.data.augment.crops import random_crop_image
+from object_detection.data.augment.pads import random_pad_image
+
+
+def random_crop_to_aspect_ratio(tensor_dict, seed, aspect_ratio=1.0, overlap_thresh=0.3,
+                                clip_boxes=True):
+  """Largest crop of width / height = `aspect_ratio` at a random position.
+
+  Boxes with less than `overlap_thresh` of their area inside the crop are dropped (with their
+  masks and other per-instance fields); the rest are re-framed (and clipped when `clip_boxes`).
+  """
+  image = tensor_dict[IMAGE]
+  shape = tf.shape(image)
+  height, width = shape[0], shape[1]
+  hf, wf = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
+  image_ratio = wf / hf
+  target_h = tf.where(image_ratio >= aspect_ratio, height,
+                      tf.cast(tf.round(wf / aspect_ratio), tf.int32))
+  target_w = tf.where(image_ratio <= aspect_ratio, width,
+                      tf.cast(tf.round(hf * aspect_ratio), tf.int32))
+  offset_y = randint(seed, 0, 0, height - target_h + 1)
+  offset_x = randint(seed, 1, 0, width - target_w + 1)
+  out = dict(tensor_dict)
+  out[IMAGE] = tf.image.crop_to_bounding_box(image, offset_y, offset_x, target_h, target_w)
+  if MASKS in tensor_dict:
+    out[MASKS] = tensor_dict[MASKS][:, offset_y:offset_y + target_h, offset_x:offset_x + target_w]
+  window = tf.cast(tf.stack([offset_y, offset_x, offset_y + target_h, offset_x + target_w]),
+                   tf.float32) / tf.stack([hf, wf, hf, wf])
+  boxes = change_coordinate_frame(tensor_dict[BOXES], window)
+  clipped = tf.clip_by_value(boxes, 0.0, 1.0)
+  inside = tf.maximum(clipped[:, 2] - clipped[:, 0], 0.0) * tf.maximum(
+      clipped[:, 3] - clipped[:, 1], 0.0)
+  area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+  out[BOXES] = clipped if clip_boxes else boxes
+  return instances.keep_instances(out, tf.math.divide_no_nan(inside, area) >= overlap_thresh)
+
+
+def random_crop_pad_image(tensor_dict, seed, min_object_covered=1.0,
+                          aspect_ratio_range=(0.75, 1.33), area_range=(0.1, 1.0),
+                          overlap_thresh=0.3, clip_boxes=True, random_coef=0.0,
+                          min_padded_size_ratio=(1.0, 1.0), max_padded_size_ratio=(2.0, 2.0),
+                          pad_color=None):
+  """random_crop_image, then random_pad_image to a size between `min_padded_size_ratio` and
+  `max_padded_size_ratio` times the ORIGINAL image size (as the original). Masks follow both
+  steps (the original did not support masks here)."""
+  hw = tf.cast(tf.shape(tensor_dict[IMAGE])[:2], tf.float32)
+  cropped = random_crop_image(tensor_dict, sub_seed(seed, 0), min_object_covered,
+                              aspect_ratio_range, area_range, overlap_thresh, clip_boxes,
+                              random_coef)
+  min_size = tf.cast(hw * tf.constant(min_padded_size_ratio, tf.float32), tf.int32)
+  max_size = tf.cast(hw * tf.constant(max_padded_size_ratio, tf.float32), tf.int32)
+  return random_pad_image(cropped, sub_seed(seed, 1), min_size, max_size, pad_color)
+
+
+@AUGMENTATIONS.register("random_crop_to_aspect_ratio")
+def _crop_to_aspect(msg, field_path="train_config.data_augmentation_options.random_crop_to_aspect_ratio"):
+  ratio = float(msg.aspect_ratio)
+  if ratio <= 0:
+    raise ConfigError(f"{field_path}.aspect_ratio: must be > 0 (got {ratio})")
+  params = dict(aspect_ratio=ratio, overlap_thresh=float(msg.overlap_thresh),
+                clip_boxes=bool(msg.clip_boxes))
+  return lambda d, seed: random_crop_to_aspect_ratio(d, seed, **params)
+
+
+@AUGMENTATIONS.register("random_crop_pad_image")
+def _crop_pad(msg, field_path="train_config.data_augmentation_options.random_crop_pad_image"):
+  def pair(name, default):
+    values = tuple(float(v) for v in getattr(msg, name)) or default
+    if len(values) != 2:
+      raise ConfigError(f"{field_path}.{name}: needs 2 values (height, width) "
+                        f"(got {len(values)})")
+    return values
+  pad_color = tuple(float(v) for v in msg.pad_color) or None
+  if pad_color is not None and len(pad_color) != 3:
+    raise ConfigError(f"{field_path}.pad_color: needs 3 values (got {len(pad_color)})")
+  params = dict(
+      min_object_covered=float(msg.min_object_covered),
+      aspect_ratio_range=(float(msg.min_aspect_ratio), float(msg.max_aspect_ratio)),
+      area_range=(float(msg.min_area), float(msg.max_area)),
+      overlap_thresh=float(msg.overlap_thresh), clip_boxes=bool(msg.clip_boxes),
+      random_coef=float(msg.random_coef),
+      min_padded_size_ratio=pair("min_padded_size_ratio", (1.0, 1.0)),
+      max_padded_size_ratio=pair("max_padded_size_ratio", (2.0, 2.0)), pad_color=pad_color)
+  return lambda d, seed: random_crop_pad_image(d, seed, **params)

@@ -1,0 +1,82 @@
+"""Resizing ops on the whole example (normalized boxes are unchanged by a resize)."""
+
+import tensorflow as tf
+
+from object_detection.core.errors import ConfigError
+from object_detection.core.registries import AUGMENTATIONS
+from object_detection.data.augment.common import IMAGE, MASKS, randint, uniform
+from object_detection.data.resizers import legacy_resize, resize_masks
+
+# ResizeImage.Method enum of preprocessor.proto (numbered differently from ResizeType).
+_RESIZE_IMAGE_METHODS = {1: "area", 2: "bicubic", 3: "bilinear", 4: "nearest"}
+
+
+def random_image_scale(tensor_dict, seed, min_scale_ratio=0.5, max_scale_ratio=2.0):
+  """Scales H and W by one factor ~ U[min, max) (sizes truncated to ints).
+
+  As the original, the resize uses align_corners=True (bilinear for the image, nearest for the
+  masks). Normalized boxes do not change.
+  """
+  image = tensor_dict[IMAGE]
+  shape = tf.shape(image)
+  ratio = uniform(seed, 0, minval=min_scale_ratio, maxval=max_scale_ratio)
+  new_size = tf.cast(tf.cast(shape[:2], tf.float32) * ratio, tf.int32)
+  out = dict(tensor_dict)
+  out[IMAGE] = tf.raw_ops.ResizeBilinear(images=image[None], size=new_size, align_corners=True)[0]
+  if MASKS in tensor_dict:
+    out[MASKS] = tf.raw_ops.ResizeNearestNeighbor(
+        images=tensor_dict[MASKS][:, :, :, None], size=new_size, align_corners=True)[:, :, :, 0]
+  return out
+
+
+@AUGMENTATIONS.register("random_image_scale")
+def _scale(msg):
+  lo, hi = float(msg.min_scale_ratio), float(msg.max_scale_ratio)
+  return lambda d, seed: random_image_scale(d, seed, lo, hi)
+
+
+def resize_image(tensor_dict, seed=None, new_height=256, new_width=256, method="bilinear"):
+  """Deterministic resize of image (with `method`) and masks (nearest) to a fixed size."""
+  del seed
+  out = dict(tensor_dict)
+  out[IMAGE] = tf.cast(legacy_resize(tensor_dict[IMAGE], [new_height, new_width], method),
+                       tf.float32)
+  if MASKS in tensor_dict:
+    out[MASKS] = resize_masks(tensor_dict[MASKS], [new_height, new_width])
+  return out
+
+
+def random_resize_method(tensor_dict, seed, target_height, target_width):
+  """Resizes to the target size with a method drawn among bilinear, nearest, bicubic and area.
+
+  Masks are resized nearest-neighbour too (the original left them alone, which broke examples
+  with masks).
+  """
+  choice = randint(seed, 0, 0, 4)
+  image = tensor_dict[IMAGE]
+  size = [target_height, target_width]
+  branches = [lambda m=m: tf.cast(legacy_resize(image, size, m), tf.float32)
+              for m in ("bilinear", "nearest", "bicubic", "area")]
+  out = dict(tensor_dict)
+  out[IMAGE] = tf.switch_case(choice, branches)
+  if MASKS in tensor_dict:
+    out[MASKS] = resize_masks(tensor_dict[MASKS], size)
+  return out
+
+
+@AUGMENTATIONS.register("resize_image")
+def _resize(msg, field_path="train_config.data_augmentation_options.resize_image"):
+  h, w = int(msg.new_height), int(msg.new_width)
+  if h <= 0 or w <= 0:
+    raise ConfigError(f"{field_path}: new_height and new_width must be > 0 (got {h}, {w})")
+  method = _RESIZE_IMAGE_METHODS[int(msg.method)]
+  return lambda d, seed: resize_image(d, seed, h, w, method)
+
+
+@AUGMENTATIONS.register("random_resize_method")
+def _random_resize(msg, field_path="train_config.data_augmentation_options.random_resize_method"):
+  h, w = int(msg.target_height), int(msg.target_width)
+  if h <= 0 or w <= 0:
+    raise ConfigError(f"{field_path}: target_height and target_width must be > 0 "
+                      f"(got {h}, {w})")
+  return lambda d, seed: random_resize_method(d, seed, h, w)
