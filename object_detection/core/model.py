@@ -15,17 +15,26 @@ import abc
 
 import keras
 
+from object_detection.models.tracking import CheckpointableCollections
 
-class DetectionModel(keras.Model, metaclass=abc.ABCMeta):
+
+class DetectionModel(CheckpointableCollections, keras.Model, metaclass=abc.ABCMeta):
   """Base class of CenterNet/DeepMAC and Faster/Mask R-CNN models.
 
   Subclasses create their layers in `__init__` from already-built parts (only builders read
   protos) and implement the four methods below. `call(images, training)` runs
   preprocess -> predict -> postprocess so `model(images)` builds every variable.
+
+  Sublayers kept in lists/dicts are exposed to `tf.train.Checkpoint` (CheckpointableCollections:
+  Keras 3 alone would leave them out of checkpoints).
   """
 
   def __init__(self, num_classes, **kwargs):
     super().__init__(**kwargs)
+    # keras.Model's Trainer.__init__ sets the instance attribute `self.loss = None`, which would
+    # shadow the contract's `loss` method (these models are never `compile()`d).
+    if self.__dict__.get("loss", 0) is None:
+      del self.__dict__["loss"]
     self._num_classes = num_classes
 
   @property

@@ -21,6 +21,8 @@ import dataclasses
 import keras
 import tensorflow as tf
 
+from object_detection.models.tracking import CheckpointableCollections
+
 
 @dataclasses.dataclass(frozen=True)
 class TaskContext:
@@ -48,12 +50,23 @@ class TaskContext:
   predict_fn: object = None
 
 
-class CenterNetTask(keras.layers.Layer):
-  """Base class; subclasses implement the three methods (no `call`)."""
+class CenterNetTask(CheckpointableCollections, keras.layers.Layer):
+  """Base class; subclasses implement the three methods (no `call`).
+
+  Heads may be kept in lists (one per backbone stack): CheckpointableCollections makes them
+  visible to tf.train.Checkpoint.
+  """
 
   def predict(self, features, training=False):
     """features: list of [B, h, w, C] -> dict of prediction tensors (lists per stack)."""
     raise NotImplementedError
+
+  def check_num_features(self, features, num_heads):
+    """Raises when the backbone gives a different number of maps than there are head sets."""
+    if len(features) != num_heads:
+      raise ValueError(
+          f"{type(self).__name__}.predict: one head set per backbone output (got "
+          f"{len(features)} feature maps; expected {num_heads})")
 
   def loss(self, predictions, groundtruth, context):
     """-> {LossNames.*: scalar float32}, weighted as the config says."""
