@@ -1,0 +1,246 @@
+"""`build(faster_rcnn_config, is_training)`: a FasterRCNNMetaArch from a `FasterRcnn` message.
+
+Only this module reads the Faster R-CNN protos; it turns them into plain parameters
+(meta_architectures/faster_rcnn/*Params) and built layers. Unsupported options are rejected
+with the field path instead of being ignored.
+"""
+
+import tensorflow as tf
+
+from object_detection.builders import hyperparams_builder
+from object_detection.builders import image_resizer_builder
+from object_detection.builders import losses_builder
+from object_detection.builders import post_processing_builder
+from object_detection.core import registries
+from object_detection.core.errors import ConfigError
+from object_detection.meta_architectures.faster_rcnn import box_head as box_head_lib
+from object_detection.meta_architectures.faster_rcnn import layer_params as layer_params_lib
+from object_detection.meta_architectures.faster_rcnn import mask_heads
+from object_detection.meta_architectures.faster_rcnn import meta_arch
+from object_detection.meta_architectures.faster_rcnn import postprocess
+from object_detection.meta_architectures.faster_rcnn import rpn
+from object_detection.models import faster_rcnn_extractors
+from object_detection.ops import anchors as anchors_lib
+
+_ROOT = "model.faster_rcnn"
+
+
+def _layer_params(message, field_path, default):
+  """Hyperparams message -> LayerParams (the default when the message is unset)."""
+  if not message.ByteSize():
+    return default
+  hp = hyperparams_builder.build(message, field_path=field_path)
+  batch_norm = None
+  if hp.batch_norm is not None:
+    bn = hp.batch_norm
+    batch_norm = dict(momentum=bn.momentum, epsilon=bn.epsilon, center=bn.center,
+                      scale=bn.scale, synchronized=bn.synchronized, trainable=bn.train)
+  return layer_params_lib.LayerParams(
+      kernel_initializer=hp.initializer.build(),
+      kernel_regularizer=hp.regularizer.build() if hp.regularizer else None,
+      activation=hp.activation, batch_norm=batch_norm)
+
+
+def _feature_extractor(config, is_training):
+  fe = config.feature_extractor
+  path = f"{_ROOT}.feature_extractor"
+  factory = registries.FASTER_RCNN_FEATURE_EXTRACTORS.get(fe.type, field_path=f"{path}.type")
+  params = faster_rcnn_extractors.ExtractorParams(
+      first_stage_features_stride=fe.first_stage_features_stride,
+      batch_norm_trainable=fe.batch_norm_trainable)
+  if fe.HasField("fpn"):
+    params = faster_rcnn_extractors.ExtractorParams(
+        first_stage_features_stride=fe.first_stage_features_stride,
+        batch_norm_trainable=fe.batch_norm_trainable, fpn_min_level=fe.fpn.min_level,
+        fpn_max_level=fe.fpn.max_level, fpn_additional_layer_depth=fe.fpn.additional_layer_depth)
+  elif fe.type.endswith("_fpn_keras"):
+    raise ConfigError(f"{path}.fpn: {fe.type} needs an fpn message (got none; expected "
+                      "fpn { min_level: 2 max_level: 6 })")
+  try:
+    return factory(params, is_training)
+  except ValueError as e:
+    raise ConfigError(f"{path}: {e}") from e
+
+
+def _feature_strides(config):
+  """Strides of the proposal feature maps the extractor will produce (without building it)."""
+  fe = config.feature_extractor
+  if fe.HasField("fpn"):
+    return tuple(2 ** l for l in range(fe.fpn.min_level, fe.fpn.max_level + 1))
+  return (fe.first_stage_features_stride,)
+
+
+def _anchor_params(config, strides):
+  message = config.first_stage_anchor_generator
+  path = f"{_ROOT}.first_stage_anchor_generator"
+  kind = message.WhichOneof("anchor_generator_oneof")
+  fpn_levels = len(strides)
+  if kind == "grid_anchor_generator":
+    g = message.grid_anchor_generator
+    if fpn_levels != 1:
+      raise ConfigError(f"{path}: the FPN feature extractor needs multiscale_anchor_generator "
+                        "(got grid_anchor_generator; expected multiscale_anchor_generator)")
+    defaults = anchors_lib.GridAnchorParams()
+    return anchors_lib.GridAnchorParams(
+        scales=tuple(g.scales) or defaults.scales,
+        aspect_ratios=tuple(g.aspect_ratios) or defaults.aspect_ratios,
+        height=g.height, width=g.width, height_stride=g.height_stride,
+        width_stride=g.width_stride, height_offset=g.height_offset, width_offset=g.width_offset)
+  if kind == "multiscale_anchor_generator":
+    m = message.multiscale_anchor_generator
+    params = anchors_lib.MultiscaleAnchorParams(
+        min_level=m.min_level, max_level=m.max_level, anchor_scale=m.anchor_scale,
+        aspect_ratios=tuple(m.aspect_ratios) or (1.0, 2.0, 0.5),
+        scales_per_octave=m.scales_per_octave)
+    levels = tuple(2 ** l for l in range(m.min_level, m.max_level + 1))
+    if levels != tuple(strides):
+      raise ConfigError(
+          f"{path}.multiscale_anchor_generator: levels do not match the feature extractor "
+          f"(got strides {list(levels)}; expected {list(strides)})")
+    return params
+  raise ConfigError(f"{path}: unsupported anchor generator (got {kind}; expected "
+                    "grid_anchor_generator or multiscale_anchor_generator)")
+
+
+def _mask_head(box_predictor, num_classes, path):
+  if box_predictor.predict_keypoints:
+    raise ConfigError(f"{path}.predict_keypoints: keypoints are not supported (got true; "
+                      "expected false)")
+  if not box_predictor.predict_instance_masks:
+    return None
+  params = mask_heads.MaskHeadParams(
+      num_classes=num_classes, mask_height=box_predictor.mask_height,
+      mask_width=box_predictor.mask_width,
+      num_conv_layers=box_predictor.mask_prediction_num_conv_layers,
+      conv_depth=box_predictor.mask_prediction_conv_depth,
+      class_agnostic=box_predictor.masks_are_class_agnostic,
+      convolve_then_upsample=box_predictor.convolve_then_upsample_masks,
+      layer_params=_layer_params(box_predictor.conv_hyperparams, f"{path}.conv_hyperparams",
+                                 layer_params_lib.MASK_CONV_DEFAULT),
+      upsample_factor=box_predictor.mask_head_upsample_factor,
+      num_filters=box_predictor.mask_head_num_filters)
+  factory = registries.MASK_RCNN_MASK_HEADS.get(
+      box_predictor.mask_head_network_type, field_path=f"{path}.mask_head_network_type")
+  try:
+    return factory(params)
+  except ValueError as e:
+    raise ConfigError(f"{path}: {e}") from e
+
+
+def _classification_loss(config):
+  path = f"{_ROOT}.second_stage_classification_loss"
+  fn = losses_builder.build_faster_rcnn_classification_loss(
+      config.second_stage_classification_loss, field_path=path)
+
+  def loss(logits, onehot):
+    per = fn(logits, onehot, tf.ones_like(logits[..., :1]))
+    return tf.reduce_sum(per, axis=-1) if len(per.shape) == len(logits.shape) else per
+  return loss
+
+
+def _check_unsupported(config):
+  checks = [
+      (config.HasField("hard_example_miner"), "hard_example_miner",
+       "online hard example mining is not implemented"),
+      (config.HasField("context_config"), "context_config", "Context R-CNN is not implemented"),
+      (config.output_final_box_features or config.output_final_box_rpn_features,
+       "output_final_box_features", "box feature outputs are not implemented"),
+  ]
+  for bad, field, why in checks:
+    if bad:
+      raise ConfigError(f"{_ROOT}.{field}: {why} (got it set; expected it unset)")
+
+
+def build(faster_rcnn_config, is_training):
+  """Builds the model.
+
+  Args:
+    faster_rcnn_config: faster_rcnn_pb2.FasterRcnn.
+    is_training: bool.
+  Returns:
+    FasterRCNNMetaArch.
+  Raises:
+    ConfigError: invalid or unsupported settings, with their field path.
+  """
+  config = faster_rcnn_config
+  _check_unsupported(config)
+  num_classes = config.num_classes
+  if num_classes < 1:
+    raise ConfigError(f"{_ROOT}.num_classes: must be positive (got {num_classes}; expected >= 1)")
+  stages = config.number_of_stages
+  if stages not in (1, 2, 3):
+    raise ConfigError(f"{_ROOT}.number_of_stages: unsupported (got {stages}; expected 1, 2 or 3)")
+  if stages > 1 and config.initial_crop_size <= 0:
+    raise ConfigError(f"{_ROOT}.initial_crop_size: must be set for a second stage (got "
+                      f"{config.initial_crop_size}; expected > 0)")
+  resizer = image_resizer_builder.build(config.image_resizer, field_path=f"{_ROOT}.image_resizer")
+  registries.FASTER_RCNN_FEATURE_EXTRACTORS.get(
+      config.feature_extractor.type, field_path=f"{_ROOT}.feature_extractor.type")
+  anchor_params = _anchor_params(config, _feature_strides(config))
+  predictor_kind = config.second_stage_box_predictor.WhichOneof("box_predictor_oneof")
+  bp_path = f"{_ROOT}.second_stage_box_predictor"
+  if stages > 1 and predictor_kind != "mask_rcnn_box_predictor":
+    raise ConfigError(f"{bp_path}: unsupported box predictor (got {predictor_kind}; expected "
+                      "mask_rcnn_box_predictor)")
+  bp = config.second_stage_box_predictor.mask_rcnn_box_predictor
+  bp_path = f"{bp_path}.mask_rcnn_box_predictor"
+  if stages == 3 and not bp.predict_instance_masks:
+    raise ConfigError(f"{_ROOT}.number_of_stages: 3 recomputes masks on the detections (got 3 "
+                      "without predict_instance_masks; expected 2, or predict_instance_masks)")
+  pp_path = f"{_ROOT}.second_stage_post_processing"
+  nms_params, score_fn = post_processing_builder.build(config.second_stage_post_processing,
+                                                       field_path=pp_path)
+  if nms_params.soft_nms_sigma > 0:
+    raise ConfigError(f"{pp_path}.batch_non_max_suppression.soft_nms_sigma: Soft-NMS is not "
+                      f"implemented (got {nms_params.soft_nms_sigma}; expected 0)")
+  allowed = tuple(config.allowed_masked_classes_ids)
+  bad = [i for i in allowed if not 1 <= i <= num_classes]
+  if bad:
+    raise ConfigError(f"{_ROOT}.allowed_masked_classes_ids: ids out of range (got {bad}; "
+                      f"expected 1..{num_classes})")
+  classification_loss = _classification_loss(config)
+  mask_head = _mask_head(bp, num_classes, bp_path) if stages > 1 else None
+  rpn_head = rpn.RPNHead(
+      anchor_params.num_anchors_per_location, depth=config.first_stage_box_predictor_depth,
+      kernel_size=config.first_stage_box_predictor_kernel_size,
+      atrous_rate=config.first_stage_atrous_rate,
+      layer_params=_layer_params(config.first_stage_box_predictor_conv_hyperparams,
+                                 f"{_ROOT}.first_stage_box_predictor_conv_hyperparams",
+                                 layer_params_lib.RPN_DEFAULT))
+  head = box_head_lib.BoxHead(
+      num_classes, share_box_across_classes=bp.share_box_across_classes,
+      use_dropout=bp.use_dropout, dropout_keep_probability=bp.dropout_keep_probability,
+      box_code_size=bp.box_code_size,
+      layer_params=_layer_params(bp.fc_hyperparams, f"{bp_path}.fc_hyperparams",
+                                 layer_params_lib.FC_DEFAULT))
+  extractor = _feature_extractor(config, is_training)  # the expensive part: last
+  params = meta_arch.FasterRCNNParams(
+      number_of_stages=stages,
+      anchor_params=anchor_params,
+      clip_anchors_to_image=config.clip_anchors_to_image,
+      first_stage_minibatch_size=config.first_stage_minibatch_size,
+      first_stage_positive_balance_fraction=config.first_stage_positive_balance_fraction,
+      first_stage_nms_score_threshold=config.first_stage_nms_score_threshold,
+      first_stage_nms_iou_threshold=config.first_stage_nms_iou_threshold,
+      first_stage_max_proposals=config.first_stage_max_proposals,
+      first_stage_localization_loss_weight=config.first_stage_localization_loss_weight,
+      first_stage_objectness_loss_weight=config.first_stage_objectness_loss_weight,
+      initial_crop_size=config.initial_crop_size,
+      maxpool_kernel_size=max(config.maxpool_kernel_size, 1),
+      maxpool_stride=max(config.maxpool_stride, 1),
+      second_stage_batch_size=config.second_stage_batch_size,
+      second_stage_balance_fraction=config.second_stage_balance_fraction,
+      second_stage_nms=postprocess.NMSParams(
+          score_threshold=nms_params.score_threshold, iou_threshold=nms_params.iou_threshold,
+          max_detections_per_class=nms_params.max_detections_per_class,
+          max_total_detections=nms_params.max_total_detections,
+          use_class_agnostic_nms=nms_params.use_class_agnostic_nms),
+      second_stage_score_fn=score_fn,
+      second_stage_localization_loss_weight=config.second_stage_localization_loss_weight,
+      second_stage_classification_loss_weight=config.second_stage_classification_loss_weight,
+      second_stage_mask_prediction_loss_weight=config.second_stage_mask_prediction_loss_weight,
+      use_gt_boxes_for_masks=config.use_gt_boxes_for_masks,
+      allowed_masked_classes_ids=allowed)
+  return meta_arch.FasterRCNNMetaArch(
+      num_classes, resizer, extractor, rpn_head, head, mask_head=mask_head, params=params,
+      classification_loss_fn=classification_loss)
