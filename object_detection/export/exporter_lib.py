@@ -1,0 +1,84 @@
+"""Exports a trained checkpoint as a SavedModel (the original's export_inference_graph).
+
+Layout of `output_directory` (as the original):
+  checkpoint/ckpt-0.*   the model's weights (tf.train.Checkpoint(model=...))
+  saved_model/          signatures `serving_default` (input_type) and, for models with
+                        `predict_masks_from_boxes`, `image_and_boxes`
+  pipeline.config       the pipeline used
+With `train_config.optimizer.use_moving_average` and averages in the checkpoint, the averaged
+weights are exported (the original exports raw weights; averages are what eval reports).
+"""
+
+import os
+
+import tensorflow as tf
+
+from object_detection.export import signatures
+from object_detection.training import checkpoints
+from object_detection.training import moving_average as ema_lib
+
+
+def _has_moving_average(checkpoint_path):
+  return any(name.startswith("moving_average/")
+             for name, _ in tf.train.list_variables(checkpoint_path))
+
+
+def restore_model(model, trained_checkpoint_dir, use_moving_average=False, build_size=(64, 64)):
+  """Builds `model`'s variables (one forward pass) and restores them from the latest checkpoint.
+
+  Returns the checkpoint path used.
+  """
+  path = checkpoints.checkpoint_prefix(trained_checkpoint_dir, "--trained_checkpoint_dir")
+  model.postprocess(*_predict(model, tf.zeros([1, build_size[0], build_size[1], 3])))
+  average = None
+  if use_moving_average and _has_moving_average(path):
+    average = ema_lib.MovingAverage(model.trainable_variables, 0.9999)
+  checkpoints.restore_for_eval(model, path, average)
+  if average is not None:
+    average.assign_to_model()
+  return path
+
+
+def _predict(model, images):
+  pre, true_shapes = model.preprocess(images)
+  return model.predict(pre, true_shapes, training=False), true_shapes
+
+
+def export_model(model, output_directory, input_type="image_tensor", pipeline_config=None):
+  """Writes checkpoint/, saved_model/ and pipeline.config for an already restored `model`."""
+  from object_detection.config import loader  # pylint: disable=import-outside-toplevel
+  os.makedirs(output_directory, exist_ok=True)
+  module = signatures.DetectionModule(model)
+  sigs = {"serving_default": module.serving_fn(input_type).get_concrete_function()}
+  if module.has_box_prompts():
+    sigs["image_and_boxes"] = module.image_and_boxes_fn().get_concrete_function()
+  tf.train.CheckpointManager(tf.train.Checkpoint(model=model),
+                             os.path.join(output_directory, "checkpoint"),
+                             max_to_keep=1).save(checkpoint_number=0)
+  tf.saved_model.save(module, os.path.join(output_directory, "saved_model"), signatures=sigs)
+  if pipeline_config is not None:
+    loader.save_pipeline_config(pipeline_config, output_directory)
+  return sorted(sigs)
+
+
+def export_inference_graph(input_type, pipeline_config, trained_checkpoint_dir,
+                           output_directory):
+  """Builds the model from `pipeline_config`, restores the latest checkpoint and exports it."""
+  from object_detection.builders import model_builder  # pylint: disable=import-outside-toplevel
+  model = model_builder.build(pipeline_config.model, is_training=False)
+  restore_model(model, trained_checkpoint_dir,
+                use_moving_average=pipeline_config.train_config.optimizer.use_moving_average,
+                build_size=_build_size(pipeline_config.model))
+  return export_model(model, output_directory, input_type, pipeline_config)
+
+
+def _build_size(model_config):
+  """A small input size that the model's resizer accepts (its static output size if any)."""
+  from object_detection.utils import config_util  # pylint: disable=import-outside-toplevel
+  try:
+    size = config_util.get_spatial_image_size(config_util.get_image_resizer_config(model_config))
+    if size and all(s and s > 0 for s in size):
+      return tuple(int(s) for s in size)
+  except (ValueError, AttributeError):
+    pass
+  return (64, 64)

@@ -1,0 +1,66 @@
+"""Exports a trained checkpoint as a SavedModel (the original's exporter_main_v2.py).
+
+  python exporter_main_v2.py --input_type=image_tensor --pipeline_config_path=PATH \
+      --trained_checkpoint_dir=MODEL_DIR --output_directory=OUT [--config_override=TEXT] \
+      [field.path=value ...]
+
+Writes OUT/checkpoint/ckpt-0, OUT/saved_model (signature `serving_default`, and
+`image_and_boxes` for DeepMAC models: image + boxes -> masks) and OUT/pipeline.config.
+--input_type: image_tensor (uint8 [1,H,W,3]), float_image_tensor (float32 [B,H,W,3]),
+encoded_image_string_tensor (string [B]) or tf_example (string [B]).
+"""
+
+import argparse
+import logging
+import sys
+
+from object_detection.core.errors import ConfigError
+
+
+def build_parser():
+  p = argparse.ArgumentParser(prog="exporter_main_v2", description=__doc__.split("\n")[0])
+  p.add_argument("--input_type", default="image_tensor",
+                 help="image_tensor, float_image_tensor, encoded_image_string_tensor, "
+                      "tf_example")
+  p.add_argument("--pipeline_config_path", required=True)
+  p.add_argument("--trained_checkpoint_dir", required=True)
+  p.add_argument("--output_directory", required=True)
+  p.add_argument("--config_override", default="")
+  p.add_argument("--use_side_inputs", default=False, action="store_true",
+                 help="Not supported (side inputs of the original's TF1-era models).")
+  p.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+  return p
+
+
+def main(argv=None):
+  args = build_parser().parse_args(argv)
+  if args.use_side_inputs:
+    raise ConfigError("--use_side_inputs: not supported by this package (got true; expected "
+                      "false)")
+  from object_detection.config import loader  # pylint: disable=import-outside-toplevel
+  from object_detection.export import exporter_lib  # pylint: disable=import-outside-toplevel
+  from object_detection.export import signatures  # pylint: disable=import-outside-toplevel
+  if args.input_type not in signatures.INPUT_TYPES:
+    raise ConfigError(f"--input_type: unknown input type (got {args.input_type!r}; expected "
+                      f"one of: {', '.join(signatures.INPUT_TYPES)})")
+  pipeline = loader.load_pipeline_config(args.pipeline_config_path,
+                                         config_override=args.config_override or None,
+                                         overrides=args.overrides or None)
+  names = exporter_lib.export_inference_graph(args.input_type, pipeline,
+                                              args.trained_checkpoint_dir, args.output_directory)
+  print(f"exported {args.output_directory}/saved_model with signatures: {', '.join(names)}")
+  return 0
+
+
+def run():
+  """Console entry point (deepmac-export)."""
+  logging.basicConfig(level=logging.INFO, format="%(message)s")
+  try:
+    sys.exit(main())
+  except ConfigError as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == "__main__":
+  run()
