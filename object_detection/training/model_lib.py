@@ -96,13 +96,21 @@ def categories_of(eval_input_config, num_classes):
 
 
 def mask_supervised_class_ids(model_config):
-  """DeepMAC `allowed_masked_classes_ids` (1-based) or None (all classes supervised)."""
-  if model_config.WhichOneof("model") != "center_net":
+  """The 1-based class ids whose masks supervise training, or None (all classes).
+
+  DeepMAC: `center_net.deepmac_mask_estimation.allowed_masked_classes_ids`; Mask R-CNN with deep
+  mask heads: `faster_rcnn.allowed_masked_classes_ids` (our field 1001). Empty means all.
+  """
+  arch = model_config.WhichOneof("model")
+  if arch == "center_net":
+    cn = model_config.center_net
+    if not cn.HasField("deepmac_mask_estimation"):
+      return None
+    ids = list(cn.deepmac_mask_estimation.allowed_masked_classes_ids)
+  elif arch == "faster_rcnn":
+    ids = list(model_config.faster_rcnn.allowed_masked_classes_ids)
+  else:
     return None
-  cn = model_config.center_net
-  if not cn.HasField("deepmac_mask_estimation"):
-    return None
-  ids = list(cn.deepmac_mask_estimation.allowed_masked_classes_ids)
   return ids or None
 
 

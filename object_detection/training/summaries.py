@@ -2,15 +2,10 @@
 
 Tags are the original's (`Loss/...`, `learning_rate`, `steps_per_sec`, `train_input_images`).
 Call inside `writer.as_default()`.
-
-TensorFlow 2.21 does not install TensorBoard, and `tf.summary.scalar/image` need it; `scalar`
-and `image` below write the same event records (TensorBoard's "scalars" / "images" plugin data)
-through the core `tf.summary.write`, so the files open in TensorBoard when it is installed.
 """
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.framework import summary_pb2
 
 from object_detection.core import fields
 from object_detection.utils import visualization
@@ -18,26 +13,15 @@ from object_detection.utils import visualization
 DET = fields.DetectionResultFields
 
 
-def _metadata(plugin, data_class):
-  meta = summary_pb2.SummaryMetadata()
-  meta.plugin_data.plugin_name = plugin
-  meta.data_class = data_class
-  return meta.SerializeToString()
-
-
 def scalar(name, value, step):
   """Writes a float32 scalar (TensorBoard "scalars")."""
-  return tf.summary.write(name, tf.cast(value, tf.float32), step=step,
-                          metadata=_metadata("scalars", summary_pb2.DATA_CLASS_SCALAR))
+  return tf.summary.scalar(name, tf.cast(value, tf.float32), step=step)
 
 
 def image(name, images, step, max_outputs=3):
-  """images: [n, H, W, 3] uint8 -> PNG blob sequence (TensorBoard "images")."""
-  images = tf.convert_to_tensor(images, tf.uint8)[:max_outputs]
-  pngs = tf.map_fn(tf.image.encode_png, images, fn_output_signature=tf.string)
-  dims = tf.strings.as_string(tf.shape(images)[2:0:-1])  # width, height
-  return tf.summary.write(name, tf.concat([dims, pngs], 0), step=step,
-                          metadata=_metadata("images", summary_pb2.DATA_CLASS_BLOB_SEQUENCE))
+  """images: [n, H, W, 3] uint8 (TensorBoard "images")."""
+  return tf.summary.image(name, tf.convert_to_tensor(images, tf.uint8), step=step,
+                          max_outputs=max_outputs)
 
 
 def write_scalars(losses, learning_rate, steps_per_sec, step):
