@@ -1,0 +1,103 @@
+"""The four DeepMAC reference configs build at full size with the original's parameter counts
+and run one train step at a reduced input size (128x128, the smallest HG-104 input).
+
+Slow: each full-size model (215-239 M parameters) is built once and stepped once.
+"""
+
+import gc
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from object_detection.builders import deepmac_builder
+from object_detection.builders import model_builder
+from object_detection.config import loader
+from object_detection.core import fields
+
+G = fields.InputDataFields
+L = fields.LossNames
+D = fields.DetectionResultFields
+
+CONFIGS = {
+    "coco": "center_net_deepmac_1024x1024_coco_tpu-128.config",
+    "voc": "center_net_deepmac_1024x1024_voc_only_tpu-128.config",
+    "non_voc": "center_net_deepmac_1024x1024_non_voc_only_tpu-128.config",
+    "512": "center_net_deepmac_512x512_voc_only_tpu-32.config",
+}
+# FEATURES.md, whole-model counts measured on the original (trainable, all variables).
+ORIGINAL_COUNTS = {"coco": (239_322_397, 239_495_325), "512": (215_555_869, 215_702_685)}
+VOC_IDS = (1, 2, 3, 4, 5, 6, 7, 9, 16, 17, 18, 19, 20, 21, 44, 62, 63, 64, 67, 72)
+SMALL = ["model.center_net.image_resizer.keep_aspect_ratio_resizer.min_dimension=128",
+         "model.center_net.image_resizer.keep_aspect_ratio_resizer.max_dimension=128",
+         "model.center_net.object_center_params.max_box_predictions=2"]
+
+
+def _load(shared_dir, name, small=True):
+  return loader.load_pipeline_config(shared_dir / "reference_configs" / CONFIGS[name],
+                                     overrides=SMALL if small else None)
+
+
+def _groundtruth():
+  masks = np.zeros([1, 2, 128, 128], np.uint8)
+  masks[0, 0, 13:64, 13:77] = 1
+  masks[0, 1, 38:115, 26:102] = 1
+  return {G.groundtruth_boxes: tf.constant([[[0.1, 0.1, 0.5, 0.6], [0.3, 0.2, 0.9, 0.8]]]),
+          G.groundtruth_classes: tf.one_hot([[0, 17]], 90),
+          G.groundtruth_weights: tf.ones([1, 2]),
+          G.groundtruth_instance_masks: tf.constant(masks),
+          G.num_groundtruth_boxes: tf.constant([2])}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["512", "coco"])
+def test_full_size_counts_and_one_train_step(shared_dir, name):
+  pipeline = _load(shared_dir, name)
+  model = model_builder.build(pipeline.model, is_training=True)
+  images = tf.random.uniform([1, 128, 128, 3], 0, 255, seed=0)
+  preprocessed, shapes = model.preprocess(images)
+  assert preprocessed.shape == (1, 128, 128, 3)
+  detections = model.postprocess(model.predict(preprocessed, shapes), shapes)  # builds all heads
+  assert detections[D.detection_masks].shape == (1, 2, 32, 32)
+  trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+  total = sum(int(np.prod(w.shape)) for w in model.weights)
+  want_trainable, want_total = ORIGINAL_COUNTS[name]
+  assert abs(trainable - want_trainable) / want_trainable < 0.005
+  assert abs(total - want_total) / want_total < 0.005
+  assert trainable == want_trainable      # exact in practice (a parity canary)
+
+  gt = _groundtruth()
+  optimizer = tf.keras.optimizers.SGD(1e-4)
+  with tf.GradientTape() as tape:
+    predictions = model.predict(preprocessed, shapes, groundtruth=gt, training=True)
+    losses = model.loss(predictions, shapes, gt, training=True)
+    loss = tf.add_n(list(losses.values()))
+  assert {L.object_center, L.box_scale, L.box_offset, L.deep_mask_estimation} <= set(losses)
+  assert all(np.isfinite(float(v)) for v in losses.values())
+  grads = tape.gradient(loss, model.trainable_weights)
+  used = [(g, w) for g, w in zip(grads, model.trainable_weights) if g is not None]
+  # use_only_last_stage (512 config) leaves the first stack's two embedding heads unused.
+  assert len(used) == len(grads) - (8 if name == "512" else 0)
+  optimizer.apply_gradients(used)
+  del model, optimizer, grads, used
+  gc.collect()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,allowed", [("voc", VOC_IDS), ("non_voc", None), ("coco", ())])
+def test_partial_supervision_configs_share_the_coco_architecture(shared_dir, name, allowed):
+  """voc / non_voc differ from coco only in allowed_masked_classes_ids (so their counts are the
+  coco model's, measured above); the mask task builds with their ids."""
+  coco = deepmac_builder.deepmac_params(
+      _load(shared_dir, "coco", small=False).model.center_net.deepmac_mask_estimation)
+  config = _load(shared_dir, name, small=False).model.center_net
+  params = deepmac_builder.deepmac_params(config.deepmac_mask_estimation)
+  if allowed is None:   # non-VOC: the 60 COCO ids that are not VOC
+    assert len(params.allowed_masked_classes_ids) == 60
+    assert not set(params.allowed_masked_classes_ids) & set(VOC_IDS)
+  else:
+    assert params.allowed_masked_classes_ids == allowed
+  import dataclasses  # pylint: disable=import-outside-toplevel
+  assert dataclasses.replace(params, allowed_masked_classes_ids=()) == coco
+  task = deepmac_builder.build_deepmac_task(config, is_training=True)
+  assert task.params.network_type == "hourglass100" and task.params.mask_input_channels == 50

@@ -1,0 +1,241 @@
+"""DeepMACTask: partial supervision normaliser, GT-box crops, jitter, zero-GT, stacks, postprocess."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from object_detection.core import fields
+from object_detection.core.errors import ConfigError
+from object_detection.meta_architectures.center_net.task import TaskContext
+from object_detection.meta_architectures.deepmac import params as params_lib
+from object_detection.meta_architectures.deepmac import task as task_lib
+from object_detection.ops import mask_ops
+
+G = fields.InputDataFields
+L = fields.LossNames
+D = fields.DetectionResultFields
+NUM_CLASSES = 3
+
+
+def _params(**kw):
+  base = dict(network_type="resnet4", dim=4, pixel_embedding_dim=4, num_init_channels=4,
+              mask_size=4, task_loss_weight=2.0)
+  base.update(kw)
+  return params_lib.DeepMACParams(**base)
+
+
+def _groundtruth(weights=(1.0, 1.0, 0.0), classes=(0, 2, -1)):
+  boxes = tf.constant([[[0.0, 0.0, 0.5, 0.5], [0.25, 0.25, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0]]])
+  masks = np.zeros([1, 3, 8, 8], np.uint8)
+  masks[0, 0, :4, :4] = 1
+  masks[0, 1, 2:, 2:] = 1
+  return {G.groundtruth_boxes: boxes,
+          G.groundtruth_classes: tf.one_hot([list(classes)], NUM_CLASSES),
+          G.groundtruth_weights: tf.constant([list(weights)]),
+          G.groundtruth_instance_masks: tf.constant(masks)}
+
+
+def _context(training=True):
+  return TaskContext(preprocessed_inputs=tf.zeros([1, 8, 8, 3]),
+                     true_image_shapes=tf.constant([[8, 8, 3]]), stride=4, training=training)
+
+
+def _features(num=1):
+  return [tf.random.normal([1, 4, 4, 6], seed=i) for i in range(num)]
+
+
+def test_allowed_class_loss_and_normalizer_hand_computed(monkeypatch):
+  # Class ids: instance 0 is label 1 (allowed), instance 1 is label 3 (not allowed).
+  task = task_lib.DeepMACTask(_params(allowed_masked_classes_ids=[1]), NUM_CLASSES, 1)
+  # Logits 0 for instance 0 (loss log 2 whatever the target), a terrible +-50 for instance 1.
+  def fake_logits(instance_embedding, pixel_embedding, boxes, training=False):
+    del instance_embedding, pixel_embedding, training
+    return tf.stack([tf.zeros([1, 4, 4]), tf.fill([1, 4, 4], -50.0), tf.zeros([1, 4, 4])], 1) + (
+        0.0 * boxes[:, :, :1, None])
+  monkeypatch.setattr(task, "mask_logits_from_boxes", fake_logits)
+  losses = task.loss(task.predict(_features()), _groundtruth(), _context())
+  # Disallowed contributes exactly 0 and the normaliser counts allowed instances only (1).
+  np.testing.assert_allclose(float(losses[L.deep_mask_estimation]), 2.0 * np.log(2.0), rtol=1e-6)
+  assert set(losses) == {L.deep_mask_estimation}
+
+
+def test_all_classes_when_allowed_list_is_empty(monkeypatch):
+  task = task_lib.DeepMACTask(_params(), NUM_CLASSES, 1)
+  monkeypatch.setattr(task, "mask_logits_from_boxes",
+                      lambda i, p, b, training=False: tf.zeros([1, 3, 4, 4]))
+  losses = task.loss(task.predict(_features()), _groundtruth(), _context())
+  np.testing.assert_allclose(float(losses[L.deep_mask_estimation]), 2.0 * np.log(2.0), rtol=1e-6)
+
+
+def test_targets_are_soft_crops_at_the_gt_boxes_and_logits_use_the_same_boxes(monkeypatch):
+  task = task_lib.DeepMACTask(_params(max_roi_jitter_ratio=0.3, roi_jitter_mode="expand"),
+                              NUM_CLASSES, 1)
+  gt = _groundtruth()
+  jittered = tf.constant([[0.0, 0.0, 0.75, 0.75], [0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0]])
+  monkeypatch.setattr(task_lib.box_jitter, "random_jitter_boxes",
+                      lambda boxes, ratio, mode: jittered)
+  seen = {}
+  def fake_logits(instance_embedding, pixel_embedding, boxes, training=False):
+    seen["boxes"] = boxes
+    return tf.zeros([1, 3, 4, 4])
+  captured = {}
+  real_mask_loss = task_lib.losses.mask_loss
+  def spy_mask_loss(params, logits, targets):
+    captured["targets"] = targets
+    return real_mask_loss(params, logits, targets)
+  monkeypatch.setattr(task, "mask_logits_from_boxes", fake_logits)
+  monkeypatch.setattr(task_lib.losses, "mask_loss", spy_mask_loss)
+  task.loss(task.predict(_features()), gt, _context(training=True))
+  np.testing.assert_allclose(seen["boxes"].numpy()[0], jittered.numpy())
+  expected = mask_ops.crop_masks_to_boxes(gt[G.groundtruth_instance_masks][0], jittered, 4)
+  np.testing.assert_allclose(captured["targets"].numpy()[0], expected.numpy(), atol=1e-6)
+  # Inference-time loss (training=False): no jitter, the GT boxes themselves.
+  task.loss(task.predict(_features()), gt, _context(training=False))
+  np.testing.assert_allclose(seen["boxes"].numpy(), gt[G.groundtruth_boxes].numpy())
+
+
+@pytest.mark.parametrize("in_function", [False, True])
+def test_zero_groundtruth_gives_exact_zero_losses(in_function):
+  task = task_lib.DeepMACTask(_params(box_consistency_loss_weight=1.0,
+                                      color_consistency_loss_weight=1.0), NUM_CLASSES, 1)
+  gt = _groundtruth(weights=(0.0, 0.0, 0.0), classes=(-1, -1, -1))
+  context = TaskContext(preprocessed_inputs=tf.zeros([1, 8, 8, 3]),
+                        true_image_shapes=tf.constant([[8, 8, 3]]), stride=4, training=True,
+                        unnormalize_fn=lambda x: x + 128.0)
+  def run(features):
+    return task.loss(task.predict(features), gt, context)
+  if in_function:
+    run = tf.function(run)
+  losses = run(_features())
+  assert set(losses) == {L.deep_mask_estimation, L.deep_mask_box_consistency,
+                         L.deep_mask_color_consistency}
+  for value in losses.values():
+    assert float(value) == 0.0
+
+
+def test_gather_at_box_centres_floors():
+  embedding = tf.reshape(tf.range(16.0), [1, 4, 4, 1])
+  boxes = tf.constant([[[0.0, 0.0, 0.5, 0.5], [0.5, 0.25, 1.0, 1.0]]])
+  # Centres · 4: (1, 1) -> 5; (3, 2.5) -> floor (3, 2) -> 14.
+  out = task_lib.gather_at_box_centres(embedding, boxes).numpy()
+  np.testing.assert_array_equal(out[0, :, 0], [5.0, 14.0])
+
+
+def test_mask_input_is_the_roialign_crop_of_the_pixel_embedding(monkeypatch):
+  params = _params(network_type="embedding_projection", use_xy=False,
+                   use_instance_embedding=False, dim=1, pixel_embedding_dim=1, mask_size=3)
+  task = task_lib.DeepMACTask(params, NUM_CLASSES, 1)
+  ramp = tf.reshape(10.0 * tf.range(6.0)[:, None] + tf.range(6.0)[None, :], [1, 6, 6, 1])
+  ones = tf.ones([1, 6, 6, 1])
+  boxes = tf.constant([[[0.2, 0.0, 0.6, 1.0]]])
+  logits = task.mask_logits_from_boxes(ones, ramp, boxes)
+  # Projection with an instance embedding of 1 = the crop itself: rows y = 1, 2, 3; x = 0, 2.5, 5.
+  np.testing.assert_allclose(logits.numpy()[0, 0], 10.0 * np.array([1, 2, 3.])[:, None]
+                             + np.array([0, 2.5, 5.0])[None], atol=1e-4)
+
+
+def test_loss_is_averaged_over_stacks_unless_use_only_last_stage(monkeypatch):
+  for only_last, expected in ((False, (np.log(2.0) + _sp(5.0)) / 2), (True, _sp(5.0))):
+    task = task_lib.DeepMACTask(_params(use_only_last_stage=only_last), NUM_CLASSES, 2)
+    calls = []
+    def fake_logits(instance_embedding, pixel_embedding, boxes, training=False):
+      calls.append(1)
+      # Stack 0 -> logits 0; stack 1 -> logits −5 against targets... use constant targets 1.
+      value = 0.0 if (len(calls) == 1 and not only_last) else -5.0
+      return tf.fill([1, 3, 4, 4], value)
+    monkeypatch.setattr(task, "mask_logits_from_boxes", fake_logits)
+    gt = _groundtruth()
+    gt[G.groundtruth_instance_masks] = tf.ones([1, 3, 8, 8], tf.uint8)
+    gt[G.groundtruth_boxes] = tf.constant([[[0.0, 0.0, 1.0, 1.0]] * 3])
+    losses = task.loss(task.predict(_features(2)), gt, _context())
+    np.testing.assert_allclose(float(losses[L.deep_mask_estimation]), 2.0 * expected, rtol=1e-5)
+    assert len(calls) == (1 if only_last else 2)
+
+
+def _sp(x):
+  return float(np.log1p(np.exp(x)))
+
+
+def test_postprocess_masks_on_detected_boxes_in_padded_frame():
+  task = task_lib.DeepMACTask(_params(), NUM_CLASSES, 1)
+  predictions = task.predict(_features())
+  context = TaskContext(preprocessed_inputs=tf.zeros([1, 8, 8, 3]),
+                        true_image_shapes=tf.constant([[4, 8, 3]]), stride=4, training=False)
+  boxes = tf.constant([[[0.0, 0.0, 1.0, 1.0], [0.5, 0.5, 1.0, 1.0]]])
+  out = task.postprocess(predictions, {D.detection_boxes: boxes}, context)
+  masks = out[D.detection_masks]
+  assert masks.shape == (1, 2, 4, 4)
+  assert np.all((masks.numpy() >= 0) & (masks.numpy() <= 1))
+  padded = task_lib.boxes_true_to_padded(boxes, tf.constant([[4, 8, 3]]), [8, 8])
+  np.testing.assert_allclose(padded.numpy()[0, 1], [0.25, 0.5, 0.5, 1.0])
+  np.testing.assert_allclose(masks, task.mask_probabilities(predictions, padded), atol=1e-6)
+
+
+def test_allowed_ids_beyond_num_classes_is_a_config_error():
+  with pytest.raises(ConfigError, match="allowed_masked_classes_ids.*expected 1..3"):
+    task_lib.DeepMACTask(_params(allowed_masked_classes_ids=[1, 7]), NUM_CLASSES, 1)
+
+
+def test_embedding_heads_use_unit_height_kernels():
+  task = task_lib.DeepMACTask(_params(), NUM_CLASSES, 1)
+  task.predict(_features())
+  kernels = [w for w in task.instance_heads[0].weights if "kernel" in w.path]
+  assert tuple(kernels[0].shape) == (1, 3, 6, 256)
+  # Both heads per stack: (1·3·C·256 + 256) + (256·dim + dim) each.
+  count = sum(int(np.prod(w.shape)) for h in task.instance_heads + task.pixel_heads
+              for w in h.weights)
+  assert count == 2 * (3 * 6 * 256 + 256 + 256 * 4 + 4)
+
+
+@pytest.mark.parametrize("overrides", [
+    dict(predict_full_resolution_masks=True, max_roi_jitter_ratio=0.1),
+    dict(network_type="embedding_projection", use_instance_embedding=False),
+    dict(network_type="cond_inst2", use_instance_embedding=False, dim=5),
+    dict(mask_num_subsamples=3),
+    dict(pointly_supervised_keypoint_loss_weight=1.0),
+    dict(roi_jitter_mode="sideways"),
+    dict(network_type="fully_connected", predict_full_resolution_masks=True),
+])
+def test_invalid_param_combinations(overrides):
+  with pytest.raises(ConfigError, match="deepmac_mask_estimation"):
+    _params(**overrides)
+
+
+def test_color_consistency_in_crop_mode_hand_computed_with_warmup(monkeypatch):
+  """White image: every in-crop neighbour pair is similar (LAB distance 0); neighbours beyond
+  the crop read the zero padding (distance 100 -> inactive). Logits 0 -> P(same) = 0.5."""
+  params = _params(color_consistency_loss_weight=3.0, color_consistency_dilation=1,
+                   color_consistency_warmup_steps=10, task_loss_weight=0.0)
+  task = task_lib.DeepMACTask(params, NUM_CLASSES, 1)
+  monkeypatch.setattr(task, "mask_logits_from_boxes",
+                      lambda i, p, b, training=False: tf.zeros([1, 3, 4, 4]))
+  context = TaskContext(preprocessed_inputs=tf.zeros([1, 8, 8, 3]),
+                        true_image_shapes=tf.constant([[8, 8, 3]]), stride=4, training=True,
+                        step=tf.constant(5, tf.int64), unnormalize_fn=lambda x: x + 255.0)
+  losses = task.loss(task.predict(_features()), _groundtruth(), context)
+  assert set(losses) == {L.deep_mask_color_consistency}
+  # In-grid (pixel, neighbour) pairs of a 4x4 grid: 4 diagonals x 9 + 4 axial x 12 = 84;
+  # per instance 84·log 2 / 16 box pixels; warm-up 5/10; weight 3.
+  expected = 3.0 * 0.5 * 84 * np.log(2.0) / 16
+  np.testing.assert_allclose(float(losses[L.deep_mask_color_consistency]), expected, rtol=1e-5)
+
+
+def test_augmented_self_supervision_runs_a_second_pass(monkeypatch):
+  params = _params(augmented_self_supervision_loss_weight=1.0,
+                   augmented_self_supervision_loss="loss_mse",
+                   augmented_self_supervision_flip_probability=1.0)
+  task = task_lib.DeepMACTask(params, NUM_CLASSES, 1)
+  features = _features()
+  passes = []
+  def predict_fn(images, training):
+    passes.append(images)
+    return task.predict(features, training=training)
+  context = TaskContext(preprocessed_inputs=tf.random.normal([1, 8, 8, 3], seed=4),
+                        true_image_shapes=tf.constant([[8, 8, 3]]), stride=4, training=True,
+                        predict_fn=predict_fn)
+  losses = task.loss(task.predict(features), _groundtruth(), context)
+  assert len(passes) == 1
+  # The second pass saw the flipped image (scale 1, translation 0).
+  np.testing.assert_allclose(passes[0].numpy(), context.preprocessed_inputs.numpy()[:, :, ::-1],
+                             atol=1e-5)
+  assert np.isfinite(float(losses[L.deep_mask_augmented_self_supervision]))
