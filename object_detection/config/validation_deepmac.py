@@ -1,13 +1,11 @@
 """Checks of DeepMACMaskEstimation: sizes, class ids, network_type and the option combinations the
 original rejects (FEATURES.md §1.4 "Validation rules")."""
 
-import logging
 import re
 
 from object_detection.config.problems import short_float as _g
 from object_detection.core import registries
 
-_LOG = logging.getLogger(__name__)
 
 # Heads whose weights come from the instance embedding (no trainable parameters of their own).
 _PARAM_FREE_NETWORKS = re.compile(r"^(embedding_projection|cond_inst\d+)$")
@@ -53,11 +51,7 @@ def check_deepmac(deepmac, num_classes, path, problems):
                  f"{_g(deepmac.pointly_supervised_keypoint_loss_weight)} with "
                  "predict_full_resolution_masks: false; expected 0, or "
                  "predict_full_resolution_masks: true)")
-  if not full_res and deepmac.color_consistency_loss_weight > 0:
-    _LOG.warning(
-        "%s.color_consistency_loss_weight = %g has no effect without "
-        "predict_full_resolution_masks: true (the loss is 0 with RoI crops, as in the original)",
-        path, deepmac.color_consistency_loss_weight)
+  # Colour consistency works with RoI crops here too (the original silently returned 0 there).
   network = deepmac.network_type
   if _PARAM_FREE_NETWORKS.match(network) and deepmac.use_instance_embedding:
     problems.add(f"{path}.use_instance_embedding", f"network_type {network!r} has no parameters: "

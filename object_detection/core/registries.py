@@ -14,7 +14,8 @@ CENTER_NET_FEATURE_EXTRACTORS = Registry(
     "is_training: bool) -> CenterNet feature extractor layer")
 DEEPMAC_MASK_NETWORKS = Registry(
     "DeepMAC mask network_type",
-    "fn(params: DeepMACParams, ...) -> keras.layers.Layer mapping [N, S, S, C_in] -> [N, S, S, 1]")
+    "fn(params: DeepMACParams) -> keras layer net(inputs [N, S, S, C_in], training) -> "
+    "[N, S, S, C] (or a list); MaskHeadNetwork adds the 1x1 project_out to one channel")
 FASTER_RCNN_FEATURE_EXTRACTORS = Registry(
     "Faster R-CNN feature extractor",
     "fn(params, is_training) -> Faster R-CNN feature extractor")
