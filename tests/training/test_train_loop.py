@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.python.framework import config as tf_config  # disable_op_determinism
 
 from object_detection.core.errors import ConfigError
 from object_detection.training import checkpoints
@@ -14,7 +15,17 @@ from object_detection.training import learning_schedules as ls
 from object_detection.training import testing
 from object_detection.training import train_loop
 
-tf.config.experimental.enable_op_determinism()
+
+
+@pytest.fixture(autouse=True)
+def _deterministic_ops():
+  """Deterministic ops for this module's tests only (restored after each: the setting is
+  process-wide, and other tests use unseeded random ops that determinism forbids)."""
+  was_enabled = tf_config.is_op_determinism_enabled()
+  tf.config.experimental.enable_op_determinism()
+  yield
+  if not was_enabled:
+    tf_config.disable_op_determinism()
 
 
 def _dataset_fn(num_images=2, batch_size=2):
