@@ -26,7 +26,9 @@ CONFIGS = {
     "512": "center_net_deepmac_512x512_voc_only_tpu-32.config",
 }
 # FEATURES.md, whole-model counts measured on the original (trainable, all variables).
-ORIGINAL_COUNTS = {"coco": (239_322_397, 239_495_325), "512": (215_555_869, 215_702_685)}
+# The three 1024 configs share one architecture (they differ in allowed_masked_classes_ids).
+ORIGINAL_COUNTS = {"coco": (239_322_397, 239_495_325), "voc": (239_322_397, 239_495_325),
+                   "non_voc": (239_322_397, 239_495_325), "512": (215_555_869, 215_702_685)}
 VOC_IDS = (1, 2, 3, 4, 5, 6, 7, 9, 16, 17, 18, 19, 20, 21, 44, 62, 63, 64, 67, 72)
 SMALL = ["model.center_net.image_resizer.keep_aspect_ratio_resizer.min_dimension=128",
          "model.center_net.image_resizer.keep_aspect_ratio_resizer.max_dimension=128",
@@ -50,7 +52,7 @@ def _groundtruth():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["512", "coco"])
+@pytest.mark.parametrize("name", ["512", "coco", "voc", "non_voc"])
 def test_full_size_counts_and_one_train_step(shared_dir, name):
   pipeline = _load(shared_dir, name)
   model = model_builder.build(pipeline.model, is_training=True)
