@@ -11,10 +11,9 @@ encoded_image_string_tensor (string [B]) or tf_example (string [B]).
 """
 
 import argparse
-import logging
-import sys
 
 from object_detection.core.errors import ConfigError
+from object_detection.utils import cli
 
 
 def build_parser():
@@ -54,12 +53,7 @@ def main(argv=None):
 
 def run():
   """Console entry point (deepmac-export)."""
-  logging.basicConfig(level=logging.INFO, format="%(message)s")
-  try:
-    sys.exit(main())
-  except ConfigError as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
+  cli.run_main(main)
 
 
 if __name__ == "__main__":

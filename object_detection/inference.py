@@ -15,12 +15,12 @@ import glob
 import io
 import json
 import os
-import sys
 
 import numpy as np
 from PIL import Image
 
 from object_detection.core.errors import ConfigError
+from object_detection.utils import cli
 
 
 def _saved_model_path(exported_dir):
@@ -141,11 +141,7 @@ def main(argv=None):
 
 def run():
   """Console entry point (deepmac-infer)."""
-  try:
-    sys.exit(main())
-  except ConfigError as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
+  cli.run_main(main, configure_logging=False)
 
 
 if __name__ == "__main__":

@@ -15,10 +15,10 @@ Trailing `field.path=value` arguments (or --override, repeatable) change the con
 """
 
 import argparse
-import logging
 import sys
 
 from object_detection.core.errors import ConfigError
+from object_detection.utils import cli
 
 
 def _bool(text):
@@ -118,12 +118,7 @@ def main(argv=None):
 
 def run():
   """Console entry point (deepmac-train)."""
-  logging.basicConfig(level=logging.INFO, format="%(message)s")
-  try:
-    sys.exit(main())
-  except ConfigError as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
+  cli.run_main(main)
 
 
 if __name__ == "__main__":

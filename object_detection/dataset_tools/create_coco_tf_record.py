@@ -26,6 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 from object_detection.core.errors import DataError
 from object_detection.dataset_tools import coco_conversion
 from object_detection.dataset_tools import coco_image_worker
+from object_detection.utils import cli
 
 # (split, image-dir flag, annotations flag)
 SPLITS = (
@@ -159,7 +160,7 @@ def write_label_map(path, categories):
 
 def run():
   """Console-script entry point (`create_coco_tf_record`)."""
-  sys.exit(main(sys.argv[1:]))
+  cli.run_main(lambda: main(sys.argv[1:]), configure_logging=False)
 
 
 if __name__ == "__main__":

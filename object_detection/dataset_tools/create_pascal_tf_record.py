@@ -33,6 +33,7 @@ from object_detection.dataset_tools import dataset_util
 from object_detection.dataset_tools import tf_record_creation_util
 from object_detection.dataset_tools.coco_masks import encode_mask_png
 from object_detection.utils import label_map_util
+from object_detection.utils import cli
 
 SETS = ("train", "val", "trainval", "test")
 YEARS = ("VOC2007", "VOC2012", "merged")
@@ -223,7 +224,7 @@ def main(argv=None):
 
 def run():
   """Console-script entry point (`create_pascal_tf_record`)."""
-  sys.exit(main(sys.argv[1:]))
+  cli.run_main(lambda: main(sys.argv[1:]), configure_logging=False)
 
 
 if __name__ == "__main__":
