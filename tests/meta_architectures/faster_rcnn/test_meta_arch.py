@@ -192,3 +192,31 @@ def test_instance_mask_weights_switch_off_mask_supervision(tiny):
   assert model.loss(pred, shapes, gt)[L.box_classifier_mask].numpy() > 0.0
   gt[F.groundtruth_instance_mask_weights] = tf.zeros([2, 2])
   assert model.loss(pred, shapes, gt)[L.box_classifier_mask].numpy() == 0.0
+
+
+def test_pre_nms_top_k_bounds_first_stage_nms(tiny, monkeypatch):
+  """Only the RPN_PRE_NMS_TOP_K best-scoring boxes enter the first-stage NMS (a documented
+  deviation from the original, which runs NMS over every anchor)."""
+  from object_detection.meta_architectures.faster_rcnn import meta_arch
+  make_model, _, _ = tiny
+  model = make_model(number_of_stages=1, mask_head=None)
+  n = 40
+  # Anchors 0..9 are one box (best scores); 10..39 are disjoint boxes with lower scores.
+  y = np.arange(n, dtype=np.float32) * 0.02
+  anchors = np.stack([y, y, y + 0.015, y + 0.015], -1)
+  anchors[:10] = [0.1, 0.1, 0.5, 0.5]
+  logits = np.zeros([1, n, 2], np.float32)
+  logits[0, :, 1] = np.linspace(5.0, 1.0, n)
+  pred = {"rpn_box_encodings": tf.zeros([1, n, 4]), "anchors": tf.constant(anchors),
+          "rpn_objectness_predictions_with_background": tf.constant(logits)}
+  windows = tf.constant([[0.0, 0.0, 1.0, 1.0]])
+  monkeypatch.setattr(meta_arch, "RPN_PRE_NMS_TOP_K", 1000)   # above the anchor count: all
+  _, num, _ = model._proposals(pred, windows)
+  assert int(num[0]) == 24                                    # 1 + 23 disjoint (max 24)
+  monkeypatch.setattr(meta_arch, "RPN_PRE_NMS_TOP_K", 12)
+  for fn in (model._proposals, tf.function(model._proposals),
+             tf.function(model._proposals, jit_compile=True)):
+    props, num, _ = fn(pred, windows)
+    assert int(num[0]) == 3                                   # 1 of the duplicates + 10, 11
+    np.testing.assert_allclose(props[0, 0], [0.1, 0.1, 0.5, 0.5], atol=1e-6)
+    assert props.shape == (1, 24, 4) and np.all(props[0, 3:].numpy() == 0.0)
