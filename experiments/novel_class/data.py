@@ -112,10 +112,10 @@ def _paint(image, region, rng):
 def make_scene(rng, image_size, max_objects):
   """One image: ([S, S, 3] uint8, boxes [n, 4] normalized, classes [n] 1-based, masks [n, S, S]).
 
-  Objects' longer sides are uniform in [S * 3/16, S * 9/16] (24..72 pixels at S = 128).
+  Objects' longer sides are uniform in [S / 4, S * 11/16] (32..88 pixels at S = 128).
   """
   size = image_size
-  min_size, max_size = size * 3 / 16, size * 9 / 16
+  min_size, max_size = size / 4, size * 11 / 16
   image = texture(rng, size, size)
   for _ in range(int(rng.integers(2, 5))):
     _paint(image, _stuff_polygon(rng, size), rng)

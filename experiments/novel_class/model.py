@@ -2,7 +2,7 @@
 
     pipeline = load_pipeline(HEADS["hourglass52"], mask_size=32, allowed=shapes.SEEN_IDS)
     model = build(pipeline)                     # model_builder.build(pipeline.model, True)
-    copy_detector(detector, model)              # same frozen backbone + detection heads
+    init_from_detector(detector, model)         # every arm starts from the same detector
 
 Every arm differs from the file only by `key=value` overrides of the deepmac_mask_estimation
 block (network_type, num_init_channels, mask_size, allowed_masked_classes_ids, ...), so the
@@ -100,11 +100,10 @@ def detector_parts(model):
   return [model.feature_extractor] + [t for t in model.tasks if t is not mask_task]
 
 
-def copy_detector(source, target):
-  """Copies the detector's weights into `target` and freezes them there (all arms share them)."""
+def init_from_detector(source, target):
+  """Copies the shared detector's weights (backbone, centre and box heads) into `target`."""
   for src, dst in zip(detector_parts(source), detector_parts(target)):
     dst.set_weights(src.get_weights())
-    dst.trainable = False
 
 
 def count_params(layer):

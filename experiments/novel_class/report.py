@@ -16,28 +16,39 @@ import sys
 
 import numpy as np
 
-METRICS = ("seen_ap", "unseen_ap", "seen_miou", "unseen_miou", "seen_ap50", "unseen_ap50")
-PRIMARY = ("hourglass52", "resnet4", "unseen_ap")
+METRICS = ("gt_seen_ap", "gt_unseen_ap", "seen_miou", "unseen_miou", "det_seen_ap",
+           "det_unseen_ap", "gt_seen_ar", "gt_unseen_ar", "gt_seen_ap50", "gt_unseen_ap50")
+PRIMARY = ("hourglass52", "resnet4", "gt_unseen_ap")
 # (label, arm a, arm b, metric): delta = mean(a) - mean(b).
 CONTRASTS = (
-    ("P1 primary: deep vs shallow, unseen AP", "hourglass52", "resnet4", "unseen_ap"),
-    ("S1 same, unseen mIoU at GT boxes", "hourglass52", "resnet4", "unseen_miou"),
-    ("S2 same, seen AP (should barely move)", "hourglass52", "resnet4", "seen_ap"),
-    ("S3 hourglass20 vs resnet4, unseen AP", "hourglass20", "resnet4", "unseen_ap"),
-    ("S4 hourglass52 vs resnet8, unseen AP", "hourglass52", "resnet8", "unseen_ap"),
-    ("S5 hourglass52 vs embedding_projection, unseen AP", "hourglass52", "embedding_projection",
-     "unseen_ap"),
-    ("A1 GT vs predicted crops, resnet4, unseen AP", "resnet4", "resnet4/predicted", "unseen_ap"),
-    ("A2 GT vs predicted crops, hourglass52, unseen AP", "hourglass52", "hourglass52/predicted",
-     "unseen_ap"),
-    ("A3 mask 32 vs 16, resnet4, unseen AP", "resnet4", "resnet4/mask16", "unseen_ap"),
-    ("A4 mask 32 vs 16, hourglass20, unseen AP", "hourglass20", "hourglass20/mask16",
-     "unseen_ap"),
-    ("A5 all-class masks vs partial, resnet4, unseen AP", "resnet4/all", "resnet4", "unseen_ap"),
-    ("A6 all-class masks vs partial, hourglass52, unseen AP", "hourglass52/all", "hourglass52",
-     "unseen_ap"),
-    ("A7 fully supervised: hourglass52 vs resnet4, unseen AP", "hourglass52/all", "resnet4/all",
-     "unseen_ap"),
+    ("P1 primary: hourglass52 vs resnet4, unseen AP@GT", "hourglass52", "resnet4",
+     "gt_unseen_ap"),
+    ("S1 same, unseen mIoU@GT", "hourglass52", "resnet4", "unseen_miou"),
+    ("S2 same, seen AP@GT (should barely move)", "hourglass52", "resnet4", "gt_seen_ap"),
+    ("S3 hourglass20 vs resnet4, unseen AP@GT", "hourglass20", "resnet4", "gt_unseen_ap"),
+    ("S4 hourglass52 vs resnet8, unseen AP@GT", "hourglass52", "resnet8", "gt_unseen_ap"),
+    ("S5 hourglass52 vs embedding_projection, unseen AP@GT", "hourglass52",
+     "embedding_projection", "gt_unseen_ap"),
+    ("S6 hourglass52 vs resnet4, unseen AP det", "hourglass52", "resnet4", "det_unseen_ap"),
+    ("A1 GT vs predicted crops, resnet4, unseen AP@GT", "resnet4", "resnet4/predicted",
+     "gt_unseen_ap"),
+    ("A2 GT vs predicted crops, hourglass52, unseen AP@GT", "hourglass52",
+     "hourglass52/predicted", "gt_unseen_ap"),
+    ("A3 mask 32 vs 16, resnet4, unseen AP@GT", "resnet4", "resnet4/mask16", "gt_unseen_ap"),
+    ("A4 mask 32 vs 16, hourglass20, unseen AP@GT", "hourglass20", "hourglass20/mask16",
+     "gt_unseen_ap"),
+    ("A5 all-class masks vs partial, resnet4, unseen AP@GT", "resnet4/all", "resnet4",
+     "gt_unseen_ap"),
+    ("A6 all-class masks vs partial, hourglass52, unseen AP@GT", "hourglass52/all",
+     "hourglass52", "gt_unseen_ap"),
+    ("A7 all-class masks: hourglass52 vs resnet4, unseen AP@GT", "hourglass52/all",
+     "resnet4/all", "gt_unseen_ap"),
+    ("B1 twice the steps: hourglass52 vs resnet4, unseen AP@GT", "hourglass52/x2steps",
+     "resnet4/x2steps", "gt_unseen_ap"),
+    ("B2 twice vs once the steps, hourglass52, unseen AP@GT", "hourglass52/x2steps",
+     "hourglass52", "gt_unseen_ap"),
+    ("B3 twice vs once the steps, resnet4, unseen AP@GT", "resnet4/x2steps", "resnet4",
+     "gt_unseen_ap"),
 )
 
 
@@ -79,7 +90,7 @@ def verdict(arms):
   """The claim's verdict by PROTOCOL.md's decision rule (a sentence), or None if incomplete."""
   p1 = contrast(arms, *PRIMARY)
   s1 = contrast(arms, "hourglass52", "resnet4", "unseen_miou")
-  seen = contrast(arms, "hourglass52", "resnet4", "seen_ap")
+  seen = contrast(arms, "hourglass52", "resnet4", "gt_seen_ap")
   if p1 is None or s1 is None or seen is None or min(p1["n"]) < 3:
     return None
   if p1["delta"] > 0 and p1["outside_noise"] and s1["delta"] > 0 and (
@@ -94,41 +105,50 @@ def _fmt(values, scale=100.0):
   if not values:
     return "-"
   mean, std = _mean_std(values)
-  return f"{scale * mean:.1f} ± {scale * std:.1f}" if not math.isnan(std) else f"{scale * mean:.1f}"
+  if math.isnan(std):
+    return f"{scale * mean:.1f}"
+  return f"{scale * mean:.1f} ± {scale * std:.1f}"
 
 
 def markdown(results):
   """The results table (AP and IoU in %), the contrasts and the verdict, as markdown."""
   arms = by_arm(results)
-  lines = ["| arm | head | mask size | crops | masks for | mask-net params | seen AP | unseen AP "
-           "| seen mIoU@GT | unseen mIoU@GT | seeds | CPU s / run |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+  lines = ["| arm | head | mask size | crops | masks for | steps | mask-net params "
+           "| seen AP@GT | unseen AP@GT | seen mIoU@GT | unseen mIoU@GT | seen AP det "
+           "| unseen AP det | seeds | CPU s / run |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+  steps = results.get("settings", {}).get("head_steps", 0)
   for name, entry in arms.items():
     r0 = entry["runs"][0]
     cpu = np.mean([r["total"]["cpu_s"] for r in entry["runs"]])
     lines.append(
         f"| {name} | {r0['head']} | {r0['mask_size']} | {r0['crops']} | "
         f"{'seen classes' if r0['supervision'] == 'partial' else 'all classes'} | "
-        f"{r0['mask_net_params']:,} | {_fmt(entry.get('seen_ap'))} | "
-        f"{_fmt(entry.get('unseen_ap'))} | {_fmt(entry.get('seen_miou'))} | "
-        f"{_fmt(entry.get('unseen_miou'))} | {len(entry['runs'])} | {cpu:.0f} |")
+        f"{steps * r0.get('budget', 1)} | {r0['mask_net_params']:,} | "
+        f"{_fmt(entry.get('gt_seen_ap'))} | {_fmt(entry.get('gt_unseen_ap'))} | "
+        f"{_fmt(entry.get('seen_miou'))} | {_fmt(entry.get('unseen_miou'))} | "
+        f"{_fmt(entry.get('det_seen_ap'))} | {_fmt(entry.get('det_unseen_ap'))} | "
+        f"{len(entry['runs'])} | {cpu:.0f} |")
+  nan = float("nan")
   for name, base in sorted(results.get("baselines", {}).items()):
-    lines.append(
-        f"| baseline: {name} | - | - | - | - | 0 | {100 * base.get('seen_ap', float('nan')):.1f} "
-        f"| {100 * base.get('unseen_ap', float('nan')):.1f} | "
-        f"{100 * base.get('seen_miou', float('nan')):.1f} | "
-        f"{100 * base.get('unseen_miou', float('nan')):.1f} | - | - |")
-  lines += ["", "AP: COCO mask AP (IoU 0.5:0.95) of the shared detector's detections, mean over the "
-            "12 classes of the split; mIoU@GT: mean mask IoU at the ground-truth boxes (box-prompted"
-            " masks), per class then over the split. Mean ± std over seeds, in %.", ""]
+    values = " | ".join(f"{100 * base.get(k, nan):.1f}"
+                        for k in ("gt_seen_ap", "gt_unseen_ap", "seen_miou", "unseen_miou",
+                                  "det_seen_ap", "det_unseen_ap"))
+    lines.append(f"| baseline: {name} | - | - | - | - | - | 0 | {values} | - | - |")
+  lines += ["", "AP@GT: COCO mask AP (IoU 0.5:0.95, pycocotools) of box-prompted masks at the "
+            "ground-truth boxes and classes (score: mean foreground probability); mIoU@GT: mean "
+            "mask IoU of the same masks; AP det: COCO mask AP of the model's own detections. "
+            "Each is the mean over the 12 classes of the split; mean ± std over seeds, in %. "
+            "Baselines: one constant mask per box (their AP@GT ranks ties arbitrarily).", ""]
   det = results.get("detector")
   if det:
-    lines.append(f"Shared detector: box AP {100 * det.get('box_ap', float('nan')):.1f} (seen "
-                 f"{100 * det.get('seen_box_ap', float('nan')):.1f}, unseen "
-                 f"{100 * det.get('unseen_box_ap', float('nan')):.1f}), final loss "
-                 f"{det.get('loss', float('nan')):.3f}, {det.get('cpu_s', 0):.0f} CPU s.")
+    lines.append(f"Shared detector: box AP {100 * det.get('box_ap', nan):.1f} (seen "
+                 f"{100 * det.get('seen_box_ap', nan):.1f}, unseen "
+                 f"{100 * det.get('unseen_box_ap', nan):.1f}), final loss "
+                 f"{det.get('loss', nan):.3f}, {det.get('cpu_s', 0):.0f} CPU s.")
     lines.append("")
-  lines += ["| contrast | delta (points) | 2·SE | relative | seeds separated | outside seed noise |",
+  lines += ["| contrast | delta (points) | 2·SE | relative | seeds separated "
+            "| outside seed noise |",
             "|---|---|---|---|---|---|"]
   for label, a, b, metric in CONTRASTS:
     c = contrast(arms, a, b, metric)
@@ -142,9 +162,10 @@ def markdown(results):
     lines += ["", f"Verdict (PROTOCOL.md decision rule): **{v}**."]
   elapsed = results.get("elapsed")
   if elapsed:
+    start = results.get("machine_start", {}).get("load_avg")
+    end = results.get("machine_end", {}).get("load_avg")
     lines += ["", f"Elapsed: {elapsed['wall_s'] / 60:.1f} min wall, {elapsed['cpu_s'] / 60:.1f} "
-              f"CPU-min; load average at start {results.get('machine_start', {}).get('load_avg')}"
-              f", at end {results.get('machine_end', {}).get('load_avg')}."]
+              f"CPU-min; load average at start {start}, at end {end}."]
   return "\n".join(lines) + "\n"
 
 
@@ -157,15 +178,16 @@ def plot(results, path):
   arms = by_arm(results)
   zero_x = 3e3  # where the parameter-free head sits on the log axis
   fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
-  for ax, (metric, title) in zip(axes, (("ap", "mask AP (detector boxes)"),
-                                         ("miou", "mask IoU at ground-truth boxes"))):
+  for ax, (metric, title) in zip(axes, (("gt_{}_ap", "mask AP at ground-truth boxes"),
+                                         ("{}_miou", "mask IoU at ground-truth boxes"))):
     for split, style in (("unseen", dict(color="tab:red", marker="o", ms=7)),
                          ("seen", dict(color="tab:gray", marker="s", ms=5))):
-      key = f"{split}_{metric}"
+      key = metric.format(split)
       xs, ys, es, names = [], [], [], []
       for name, entry in arms.items():
         r0 = entry["runs"][0]
-        if (r0["crops"], r0["supervision"], r0["mask_size"]) != ("gt", "partial", 32):
+        if (r0["crops"], r0["supervision"], r0["mask_size"], r0.get("budget", 1)) != (
+            "gt", "partial", 32, 1):
           continue
         if key not in entry:
           continue
@@ -192,8 +214,8 @@ def plot(results, path):
                       label="unseen, all classes' masks (upper bound)" if name.startswith(
                           "resnet4") else None)
     for name, base in sorted(results.get("baselines", {}).items()):
-      if f"unseen_{metric}" in base:
-        ax.axhline(100 * base[f"unseen_{metric}"], ls="--", lw=1,
+      if metric.format("unseen") in base:
+        ax.axhline(100 * base[metric.format("unseen")], ls="--", lw=1,
                    color="tab:green" if name == "filled_box" else "tab:purple",
                    label=f"unseen, {name.replace('_', ' ')} baseline")
     ax.set_xscale("log")

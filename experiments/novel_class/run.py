@@ -38,6 +38,7 @@ class Arm:
   mask_size: int = 32
   crops: str = "gt"            # "gt" or "predicted"
   supervision: str = "partial"  # "partial" (seen classes' masks) or "all"
+  budget: int = 1               # multiplies the mask-head training steps
 
 
 MAIN_HEADS = ("resnet4", "resnet8", "embedding_projection", "hourglass20", "hourglass52")
@@ -48,10 +49,12 @@ FULL_ARMS = (
      Arm("resnet4/predicted", "resnet4", crops="predicted"),
      Arm("hourglass52/predicted", "hourglass52", crops="predicted"),
      Arm("resnet4/mask16", "resnet4", mask_size=16),
-     Arm("hourglass20/mask16", "hourglass20", mask_size=16)))
+     Arm("hourglass20/mask16", "hourglass20", mask_size=16),
+     Arm("resnet4/x2steps", "resnet4", budget=2),
+     Arm("hourglass52/x2steps", "hourglass52", budget=2)))
 SMALL_ARMS = (Arm("resnet4", "resnet4"), Arm("resnet4/predicted", "resnet4", crops="predicted"))
 
-FULL = dict(image_size=128, num_train=2000, num_val=256, max_objects=5, detector_steps=1500,
+FULL = dict(image_size=128, num_train=2000, num_val=256, max_objects=4, detector_steps=1500,
             detector_batch=16, detector_lr=2e-3, head_steps=300, head_batch=8, head_lr=1e-3,
             num_init_channels=16, seeds=(0, 1, 2), data_seed=0)
 SMALL = dict(image_size=64, num_train=24, num_val=8, max_objects=3, detector_steps=3,
@@ -76,7 +79,7 @@ def _machine():
   return {"load_avg": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count()}
 
 
-def prepare_detector(settings, train, val, out):
+def prepare_detector(settings, train, val, out, hide_unseen):
   """Trains (or restores) the shared detector; returns (model, record)."""
   s = settings
   pipeline = model_lib.load_detector_pipeline(s["detector_steps"], s["detector_batch"],
@@ -98,26 +101,25 @@ def prepare_detector(settings, train, val, out):
   record.update(eval_lib.detection_box_ap(boxes, scores, classes, val))
   ckpt.write(prefix)
   _write_json(record_path, record)
-  _log("detector:", record)
+  _log("detector:", eval_lib.redact(record) if hide_unseen else record)
   return detector, record
 
 
-def run_arm(arm, seed, settings, detector, train, val, features, matches, log):
+def run_arm(arm, seed, settings, detector, train, val, matches, log):
   """Trains one arm with one seed and evaluates it; returns its record."""
   s = settings
   allowed = (shapes.SEEN_IDS if arm.supervision == "partial"
              else tuple(range(1, len(shapes.CLASSES) + 1)))
   pipeline = model_lib.load_pipeline(
       model_lib.HEADS[arm.head], arm.mask_size, allowed,
-      num_init_channels=s["num_init_channels"], steps=s["head_steps"],
+      num_init_channels=s["num_init_channels"], steps=s["head_steps"] * arm.budget,
       batch_size=s["head_batch"], learning_rate=s["head_lr"], image_size=s["image_size"])
   tf.keras.utils.set_random_seed(1000 + seed)
   model = model_lib.build(pipeline)
-  model_lib.copy_detector(detector, model)
+  model_lib.init_from_detector(detector, model)
   timer = train_lib.Timer()
-  training = train_lib.train_mask_head(
-      model, pipeline, train, features, seed,
-      matches=matches if arm.crops == "predicted" else None, log=log)
+  training = train_lib.train_arm(model, pipeline, train, seed,
+                                 matches=matches if arm.crops == "predicted" else None, log=log)
   eval_timer = train_lib.Timer()
   metrics = eval_lib.evaluate(model, val)
   return {"arm": arm.name, "seed": seed, **dataclasses.asdict(arm),
@@ -177,6 +179,9 @@ def main(argv=None):
   _log("settings:", settings, "machine:", results["machine_start"])
 
   s = settings
+  if args.small:
+    # A few steps on tiny inputs: tracing the train steps would cost more than running them.
+    tf.config.run_functions_eagerly(True)
   train = data_lib.make_dataset(s["data_seed"], "train", s["num_train"], s["image_size"],
                                 s["max_objects"])
   val = data_lib.make_dataset(s["data_seed"], "val", s["num_val"], s["image_size"],
@@ -184,15 +189,15 @@ def main(argv=None):
   _log(f"data: {len(train)} train / {len(val)} val images, "
        f"{int((train.classes > 0).sum())} / {int((val.classes > 0).sum())} instances",
        timer.seconds())
-  detector, results["detector"] = prepare_detector(settings, train, val, args.out)
-  features = train_lib.extract_features(detector, train.images)
+  detector, results["detector"] = prepare_detector(settings, train, val, args.out,
+                                                         args.hide_unseen)
   det_train = train_lib.detect(detector, train.images)
   matches = train_lib.match_detections(det_train[0], train)
   det_val = train_lib.detect(detector, val.images)
   results["detector"]["matched_detections_per_image"] = float(np.mean([len(m) for m in matches]))
   results["baselines"] = eval_lib.baselines(
       val, eval_lib.seen_shape_prior(train), *det_val)
-  _log("features, detections and baselines ready", timer.seconds())
+  _log("detections and baselines ready", timer.seconds())
 
   def save():
     now = timer.seconds()
@@ -208,7 +213,7 @@ def main(argv=None):
       if (arm.name, seed) in done:
         continue
       _log(f"arm {arm.name} seed {seed}")
-      record = run_arm(arm, seed, settings, detector, train, val, features, matches, _log)
+      record = run_arm(arm, seed, settings, detector, train, val, matches, _log)
       shown = eval_lib.redact(record) if args.hide_unseen else record
       _log("  ->", json.dumps({k: v for k, v in shown["metrics"].items()
                                if not k.startswith("per_class")}), record["total"])

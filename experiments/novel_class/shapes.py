@@ -23,10 +23,11 @@ from PIL import Image, ImageDraw, ImageFont
 
 WORK_SIZE = 96  # side of the working grid the silhouettes are drawn on
 
-FONT_FILES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf",
-              "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSansMono.ttf",
-              "DejaVuSansMono-Bold.ttf", "STIXGeneral.ttf", "STIXGeneralBol.ttf", "cmr10.ttf",
-              "cmss10.ttf", "cmb10.ttf")
+# Bold faces only: strokes must stay wider than a feature cell (stride 4) at the smallest sizes.
+FONT_FILES = ("DejaVuSans-Bold.ttf", "DejaVuSans-BoldOblique.ttf", "DejaVuSerif-Bold.ttf",
+              "DejaVuSerif-BoldItalic.ttf", "DejaVuSansMono-Bold.ttf",
+              "DejaVuSansMono-BoldOblique.ttf", "STIXGeneralBol.ttf", "STIXGeneralBolIta.ttf",
+              "cmb10.ttf")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +81,17 @@ def _rotated_points(points_yx, angle, scale=0.9):
   return np.stack([y, x], 1) * scale
 
 
+def _dilate(mask, radius):
+  """Binary dilation by a (2 radius + 1)^2 square (numpy shifts; no scipy)."""
+  out = mask.copy()
+  padded = np.pad(mask, radius)
+  size = mask.shape
+  for dy in range(2 * radius + 1):
+    for dx in range(2 * radius + 1):
+      out |= padded[dy:dy + size[0], dx:dx + size[1]]
+  return out
+
+
 # ------------------------------------------------------------------------------------ glyphs
 @functools.lru_cache(maxsize=None)
 def _font(file_name, size):
@@ -96,7 +108,8 @@ def _glyph(char):
     image = Image.new("L", (size, size))
     ImageDraw.Draw(image).text((size / 2, size / 2), char, font=font, fill=255, anchor="mm")
     image = image.rotate(float(rng.uniform(-30, 30)), resample=Image.BILINEAR)
-    return (np.asarray(image) > 127).astype(np.int32)
+    glyph = np.asarray(image) > 127
+    return _dilate(glyph, int(rng.integers(1, 4))).astype(np.int32)
   return generate
 
 
@@ -113,7 +126,7 @@ def _star(rng, yy, xx):
 
 def _ring(rng, yy, xx):
   r2 = yy ** 2 + xx ** 2
-  inner = rng.uniform(0.4, 0.75)
+  inner = rng.uniform(0.35, 0.65)
   return ((r2 <= 0.95 ** 2) & (r2 >= inner ** 2)).astype(np.int32)
 
 
@@ -131,7 +144,7 @@ def _cross(rng, yy, xx):
 
 
 def _arrow(rng, yy, xx):
-  shaft = rng.uniform(0.12, 0.25)
+  shaft = rng.uniform(0.15, 0.28)
   head = rng.uniform(0.45, 0.8)
   neck = rng.uniform(0.0, 0.4)
   pts = [(-shaft, -1), (-shaft, neck), (-head, neck), (0, 1), (head, neck), (shaft, neck),
@@ -171,7 +184,7 @@ def _chevron(rng, yy, xx):
 def _dumbbell(rng, yy, xx):
   yy, xx = _rotate(yy, xx, _angle(rng))
   r = rng.uniform(0.25, 0.4)
-  bar = rng.uniform(0.06, 0.16)
+  bar = rng.uniform(0.1, 0.18)
   ends = _disc(yy, xx, 0, -0.95 + r, r) | _disc(yy, xx, 0, 0.95 - r, r * rng.uniform(0.7, 1.0))
   return _parts(_rect(yy, xx, -bar, -0.9 + r, bar, 0.9 - r), ends)
 
@@ -192,14 +205,14 @@ def _snowman(rng, yy, xx):
 def _key(rng, yy, xx):
   yy, xx = _rotate(yy, xx, _angle(rng))
   r = rng.uniform(0.3, 0.45)
-  hole = r * rng.uniform(0.35, 0.6)
+  hole = r * rng.uniform(0.35, 0.55)
   bow = _disc(yy, xx, 0, -0.95 + r, r) & ~_disc(yy, xx, 0, -0.95 + r, hole)
-  w = rng.uniform(0.06, 0.12)
+  w = rng.uniform(0.09, 0.15)
   shaft = _rect(yy, xx, -w, -0.95 + 2 * r - 0.05, w, 0.95)
   teeth = np.zeros_like(shaft)
   for i in range(int(rng.integers(2, 4))):
     x0 = 0.9 - i * 0.2
-    teeth |= _rect(yy, xx, w, x0 - 0.08, w + rng.uniform(0.1, 0.3), x0)
+    teeth |= _rect(yy, xx, w, x0 - 0.12, w + rng.uniform(0.15, 0.35), x0)
   return _parts(shaft | teeth, bow)
 
 
@@ -207,7 +220,7 @@ def _flower(rng, yy, xx):
   petals = int(rng.integers(5, 9))
   centre = rng.uniform(0.2, 0.35)
   length = 0.95 - centre
-  width = rng.uniform(0.12, 0.25)
+  width = rng.uniform(0.15, 0.28)
   phase = rng.uniform(0, 2 * np.pi)
   petal = np.zeros(yy.shape, bool)
   for i in range(petals):
@@ -230,14 +243,14 @@ def _mushroom(rng, yy, xx):
 def _lollipop(rng, yy, xx):
   yy, xx = _rotate(yy, xx, _angle(rng))
   r = rng.uniform(0.3, 0.5)
-  w = rng.uniform(0.04, 0.1)
+  w = rng.uniform(0.09, 0.15)
   return _parts(_rect(yy, xx, -w, -0.95 + r, w, 0.95), _disc(yy, xx, 0, -0.95 + r, r))
 
 
 def _table(rng, yy, xx):
   yy, xx = _rotate(yy, xx, _angle(rng, 20))
-  top = rng.uniform(0.12, 0.3)
-  leg = rng.uniform(0.08, 0.18)
+  top = rng.uniform(0.15, 0.3)
+  leg = rng.uniform(0.14, 0.24)
   inset = rng.uniform(0.0, 0.3)
   legs = (_rect(yy, xx, -0.9 + top, -0.9 + inset, 0.9, -0.9 + inset + leg) |
           _rect(yy, xx, -0.9 + top, 0.9 - inset - leg, 0.9, 0.9 - inset))

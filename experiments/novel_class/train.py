@@ -2,14 +2,13 @@
 
 1. `train_detector`: CenterNet (backbone + object-centre + box heads) on boxes of ALL classes
    (the labels every class has in the paper's setting), through the model contract
-   (preprocess -> predict -> loss). No mask loss: the backbone knows nothing about any mask
-   head, so it favours none.
-2. `train_mask_head`: the DeepMAC task alone (instance / pixel embedding heads + mask network)
-   on the frozen detector's cached features, with the library's `DeepMACTask.predict` and
-   `DeepMACTask.loss` (mask loss on the crop boxes, gated by allowed_masked_classes_ids).
-   Crop boxes are the ground-truth boxes, or (`predicted` crops) detections of the frozen
-   detector that overlap a ground-truth box with IoU >= 0.5, whose mask is then the target
-   cropped to the detection box (Mask R-CNN's proposal rule).
+   (preprocess -> predict -> loss). No mask loss: the starting point favours no mask head.
+2. `train_arm`: the whole DeepMAC model, initialised from that detector (as the paper's
+   DeepMAC configs fine-tune from a CenterNet detector), trained jointly with the detection
+   losses and the DeepMAC mask loss (masks of the allowed classes only). Mask crops are the
+   ground-truth boxes, or (`predicted` crops) detections of the shared detector that overlap a
+   ground-truth box with IoU >= 0.5, whose mask is then the target cropped to the detection
+   box (Mask R-CNN's proposal rule).
 """
 
 import time
@@ -19,6 +18,7 @@ import tensorflow as tf
 
 from experiments.novel_class import model as model_lib
 from object_detection.core import fields
+from object_detection.meta_architectures.center_net import meta_arch as center_net_meta_arch
 from object_detection.meta_architectures.center_net import task as task_lib
 
 G = fields.InputDataFields
@@ -43,13 +43,18 @@ def groundtruth(boxes, classes, masks, num_classes):
           G.num_groundtruth_boxes: tf.constant(valid.sum(1).astype(np.int32))}
 
 
-def _flip(images, boxes, masks):
-  """Horizontal flip of a batch (numpy; boxes normalized, padding rows stay zero)."""
+def _flip_boxes(boxes):
+  """Horizontal flip of normalized [..., 4] boxes (all-zero padding rows stay zero)."""
   flipped = boxes.copy()
-  valid = (boxes[..., 2] > boxes[..., 0])
+  valid = boxes[..., 2] > boxes[..., 0]
   flipped[..., 1] = np.where(valid, 1.0 - boxes[..., 3], 0.0)
   flipped[..., 3] = np.where(valid, 1.0 - boxes[..., 1], 0.0)
-  return images[:, :, ::-1], flipped, masks[..., ::-1]
+  return flipped
+
+
+def _flip(images, boxes, masks):
+  """Horizontal flip of a batch: images [B, H, W, 3], boxes [B, K, 4], masks [B, K, H, W]."""
+  return images[:, :, ::-1], _flip_boxes(boxes), masks[..., ::-1]
 
 
 def _batches(rng, num_items, batch_size, steps):
@@ -107,18 +112,6 @@ def train_detector(model, pipeline, ds, seed, log=print, log_every=100):
       log(f"  detector step {i:5d}/{steps} loss {total:.4f} {timer.seconds()}")
   tail = history[-max(1, steps // 10):]
   return {"loss": float(np.mean(tail)), **timer.seconds()}
-
-
-def extract_features(model, images, batch_size=32):
-  """[N, h, w, C] float16 last-stack backbone features of uint8 images (inference mode)."""
-  @tf.function
-  def run(batch):
-    preprocessed, _ = model.preprocess(batch)
-    return model.feature_extractor(preprocessed, training=False)[-1]
-
-  out = [run(tf.constant(images[i:i + batch_size], tf.float32)).numpy().astype(np.float16)
-         for i in range(0, len(images), batch_size)]
-  return np.concatenate(out)
 
 
 def detect(model, images, batch_size=32):
@@ -186,48 +179,75 @@ def _predicted_crop_batch(rng, idx, ds, matches, slots):
   return boxes, classes, masks
 
 
-def train_mask_head(model, pipeline, ds, features, seed, matches=None, log=print, log_every=100):
-  """Trains `model.deepmac_task` on cached features (the detector stays frozen).
+def _losses(model, predictions, shapes, gt, mask_gt):
+  """The model's losses; with `mask_gt` (predicted crops) the mask task gets those labels and
+  the detection tasks the real ones (the model contract passes one label dict to all tasks,
+  hence the task loop, which is the meta-architecture's own loss loop)."""
+  if mask_gt is None:
+    return model.loss(predictions, shapes, gt, training=True)
+  context = task_lib.TaskContext(
+      preprocessed_inputs=predictions[center_net_meta_arch.PREPROCESSED_INPUTS],
+      true_image_shapes=shapes, stride=model.stride, training=True,
+      features=predictions[center_net_meta_arch.FEATURES])
+  losses = {}
+  for task in model.tasks:
+    losses.update(task.loss(predictions, mask_gt if task is model.deepmac_task else gt, context))
+  return losses
+
+
+def train_arm(model, pipeline, ds, seed, matches=None, log=print, log_every=100):
+  """Trains the whole model (backbone, detection heads, DeepMAC task; initialised from the shared
+  detector) on `ds` with random horizontal flips, as the paper trains DeepMAC.
 
   Args:
-    model: DeepMACMetaArch (built; detector weights copied and frozen).
+    model: DeepMACMetaArch (built; detector weights copied in).
     pipeline: its config (train_config: steps, batch size, optimizer, schedule).
-    ds: data.Dataset of the training images. features: [N, h, w, C] cached features.
-    seed: int (batch order; the caller seeds the initialisation).
+    ds: data.Dataset of the training images.
+    seed: int (batch order and flips; the caller seeds the initialisation).
     matches: None for ground-truth crops, else match_detections(...) for predicted crops.
-  Returns {"loss": mean mask loss of the last 10 % steps, "wall_s", "cpu_s"}.
+  Returns {"loss", "mask_loss": means over the last 10 % steps, "wall_s", "cpu_s"}.
   """
-  task = model.deepmac_task
   steps, batch_size = pipeline.train_config.num_steps, pipeline.train_config.batch_size
   num_classes = pipeline.model.center_net.num_classes
   optimizer, _ = model_lib.build_optimizer(pipeline)
-  variables = task.trainable_variables
-  size = ds.images.shape[1]
-  shapes = tf.constant([[size, size, 3]] * batch_size, tf.int32)
-  context = task_lib.TaskContext(preprocessed_inputs=None, true_image_shapes=shapes,
-                                 stride=model.stride, training=True)
+  variables = model.trainable_variables
+  mask_key = fields.LossNames.deep_mask_estimation
 
-  @tf.function
-  def step(feature_batch, gt):
+  def forward_backward(images, gt, mask_gt):
+    preprocessed, shapes = model.preprocess(images)
     with tf.GradientTape() as tape:
-      predictions = task.predict([feature_batch], training=True)
-      losses = task.loss(predictions, gt, context)
+      predictions = model.predict(preprocessed, shapes, training=True)
+      losses = _losses(model, predictions, shapes, gt, mask_gt)
       total = tf.add_n(list(losses.values()))
     grads = tape.gradient(total, variables)
+    grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
     optimizer.apply_gradients(zip(grads, variables))
-    return total
+    return total, losses[mask_key]
 
+  step = tf.function(lambda images, gt: forward_backward(images, gt, None))
+  step_predicted = tf.function(forward_backward)
   rng = np.random.default_rng([seed, 202])
   timer, history = Timer(), []
   for i, idx in enumerate(_batches(rng, len(ds), batch_size, steps)):
+    flip = rng.uniform() < 0.5
+    images, boxes, masks = ds.images[idx], ds.boxes[idx], ds.masks[idx]
+    if flip:
+      images, boxes, masks = _flip(images, boxes, masks)
+    gt = groundtruth(boxes, ds.classes[idx], masks, num_classes)
+    images = tf.constant(images, tf.float32)
     if matches is None:
-      boxes, classes, masks = ds.boxes[idx], ds.classes[idx], ds.masks[idx]
+      total, mask_loss = step(images, gt)
     else:
-      boxes, classes, masks = _predicted_crop_batch(rng, idx, ds, matches, ds.classes.shape[1])
-    total = float(step(tf.constant(features[idx], tf.float32),
-                       groundtruth(boxes, classes, masks, num_classes)))
-    history.append(total)
+      p_boxes, p_classes, p_masks = _predicted_crop_batch(rng, idx, ds, matches,
+                                                          ds.classes.shape[1])
+      if flip:
+        p_boxes, p_masks = _flip_boxes(p_boxes), p_masks[..., ::-1]
+      total, mask_loss = step_predicted(images, gt, groundtruth(p_boxes, p_classes, p_masks,
+                                                                num_classes))
+    history.append((float(total), float(mask_loss)))
     if i % log_every == 0 or i == steps - 1:
-      log(f"    step {i:5d}/{steps} mask loss {total:.4f} {timer.seconds()}")
-  tail = history[-max(1, steps // 10):]
-  return {"loss": float(np.mean(tail)), **timer.seconds()}
+      log(f"    step {i:5d}/{steps} loss {history[-1][0]:.4f} mask loss {history[-1][1]:.4f} "
+          f"{timer.seconds()}")
+  tail = np.array(history[-max(1, steps // 10):])
+  return {"loss": float(tail[:, 0].mean()), "mask_loss": float(tail[:, 1].mean()),
+          **timer.seconds()}
