@@ -16,6 +16,7 @@ import tensorflow as tf
 from object_detection.core import registries
 from object_detection.meta_architectures.deepmac import params as params_lib
 from object_detection.models import hourglass_network
+from object_detection.models.tracking import CheckpointableCollections
 
 _FIELD = params_lib.FIELD_PATH + ".network_type"
 
@@ -69,8 +70,12 @@ class PreActBasicBlock(keras.layers.Layer):
     return shortcut + net
 
 
-class ResNetMaskNetwork(keras.layers.Layer):
-  """1x1 conv(nc, bias) then stacks of pre-activation basic blocks (stride 1 everywhere)."""
+class ResNetMaskNetwork(CheckpointableCollections, keras.layers.Layer):
+  """1x1 conv(nc, bias) then stacks of pre-activation basic blocks (stride 1 everywhere).
+
+  The blocks live in a list (`blocks`), exposed to tf.train.Checkpoint by
+  CheckpointableCollections (checkpoint keys `.../net/blocks/<i>/<layer>/...`).
+  """
 
   STACKS = {"resnet4": ((2, 2),), "resnet8": ((2, 4),), "resnet12": ((2, 6),),
             "resnet16": ((2, 8),), "resnet20": ((2, 8), (3, 2))}

@@ -1,0 +1,94 @@
+"""Restoring an original checkpoint straight into a live model (no converted copy on disk).
+
+Training (`fine_tune_checkpoint`), evaluation (`--checkpoint_dir`), export
+(`--trained_checkpoint_dir`) and inference call `restore_original` when `is_original` says the
+checkpoint was written by the original Object Detection API:
+
+    objects = model.restore_map(kind)           # {"model": ...} or {"feature_extractor": ...}
+    if restore.is_original(prefix, objects):
+      plan = restore.restore_original(model, prefix, kind)
+
+`kind` is the fine-tune checkpoint type: "full" (every variable), "detection" (the feature
+extractor; "fine_tune" is its alias) or "classification" (the ImageNet backbone, a Keras
+functional model checkpointed by the original as `feature_extractor/layer_with_weights-K/...`).
+"""
+
+import tensorflow as tf
+
+from object_detection.conversion import center_net_names
+from object_detection.conversion import converter
+from object_detection.conversion import diagnosis
+from object_detection.conversion import name_map as nm
+from object_detection.conversion import object_graph
+from object_detection.conversion import original_checkpoint
+from object_detection.meta_architectures.center_net import meta_arch as center_net_meta_arch
+
+
+def model_name_map(model):
+  """The NameMap of a built model's family (CenterNet/DeepMAC, Faster/Mask R-CNN)."""
+  if isinstance(model, center_net_meta_arch.CenterNetMetaArch):
+    return center_net_names.name_map(model)
+  from object_detection.conversion import rcnn_names  # pylint: disable=import-outside-toplevel
+  if rcnn_names.handles(model):
+    return rcnn_names.name_map(model)
+  raise ValueError(f"no checkpoint name map for {type(model).__name__} (expected a CenterNet, "
+                   "DeepMAC, Faster R-CNN or Mask R-CNN model)")
+
+
+def _classification_map(objects):
+  """Name map for {root: Keras functional backbone}: `_operations/I` -> `layer_with_weights-K`."""
+  rules = []
+  for root, backbone in objects.items():
+    rules.append(nm.functional_rule(root, root, backbone))
+  return nm.NameMap("classification backbone", rules)
+
+
+def name_map_for(model, kind, objects):
+  if kind == "classification":
+    return _classification_map(objects)
+  return model_name_map(model)
+
+
+def is_original(prefix, objects):
+  """True when the checkpoint holds none of the keys our own checkpoint of `objects` would have
+  (so it was not written by this package) — the original's Keras 2 object graph names its
+  kernels `kernel`, heads `_prediction_head_dict/...`, functional layers `layer_with_weights-K`."""
+  ours = {k + object_graph.VALUE_SUFFIX for k in object_graph.variables_by_key(objects)}
+  present = set(tf.train.load_checkpoint(prefix).get_variable_to_shape_map())
+  return not ours & present
+
+
+def plan_restore(model, path, kind="full", objects=None):
+  """(Plan, variables, OriginalCheckpoint) for restoring `kind` from an original checkpoint."""
+  objects = objects if objects is not None else model.restore_map(kind)
+  variables = object_graph.canonical_variables(objects)
+  roots = sorted(objects)
+  ckpt = original_checkpoint.read(path, root=roots[0])
+  names = name_map_for(model, kind, objects)
+  restrict = None
+  if kind not in ("full", "classification"):
+    expected = {names.original_key(k) for k in variables}
+    prefixes = {"/".join(k.split("/")[:2]) + "/" for k in expected if k}
+    restrict = tuple(sorted(prefixes))
+  plan = converter.make_plan(variables, ckpt.shapes, names, restrict_to=restrict)
+  if not plan.complete:
+    expected_shapes = {names.original_key(k): object_graph.variable_shape(v)
+                       for k, v in variables.items() if names.original_key(k)}
+    plan.hints = diagnosis.hints(ckpt.shapes, expected_shapes)
+  return plan, variables, ckpt
+
+
+def restore_original(model, path, kind="full", allow_partial=False, where=None, objects=None):
+  """Copies an original checkpoint's values into `model` (variables must exist).
+
+  Raises:
+    converter.ConversionError: the checkpoint does not fit (message: counts, first unmatched
+      names, likely cause), unless allow_partial.
+    DataError: missing or truncated files (named).
+  Returns:
+    the Plan (its `summary()` is the conversion report).
+  """
+  plan, variables, ckpt = plan_restore(model, path, kind, objects)
+  plan.raise_if_incomplete(where or ckpt.prefix, allow_partial=allow_partial)
+  converter.assign(plan, variables, ckpt)
+  return plan
