@@ -4,8 +4,12 @@
       --output_dir=OUT [--label_map_path=label_map.pbtxt] [--min_score_thresh=0.3]
 
 EXPORT_DIR is exporter_main_v2's --output_directory (holding saved_model/ and pipeline.config;
-the label map comes from the eval reader of that pipeline.config unless given) or a
-saved_model folder. Writes OUT/detections.json (COCO results: image_id = file name,
+the label map comes from the eval reader of that pipeline.config unless given), a saved_model
+folder, or a directory of the original Object Detection API in the model zoo's layout
+(pipeline.config + checkpoint/ckpt-0 written by the original, e.g. an untarred TF2 zoo model):
+this package's model is then built from the pipeline and the original checkpoint restored into
+it through the name maps of object_detection.conversion (the original's saved_model/ is not
+used). Writes OUT/detections.json (COCO results: image_id = file name,
 category_id, bbox [x, y, w, h] in pixels, score, segmentation RLE when the model has masks) and
 OUT/<image name>.png with boxes, class names, scores and masks drawn over the image.
 """
@@ -26,6 +30,29 @@ from object_detection.utils import cli
 def _saved_model_path(exported_dir):
   inner = os.path.join(exported_dir, "saved_model")
   return inner if os.path.isdir(inner) else exported_dir
+
+
+def original_checkpoint_dir(directory):
+  """True for a zoo-layout directory whose checkpoint/ was written by the original API."""
+  from object_detection.conversion import original_checkpoint  # pylint: disable=import-outside-toplevel
+  if not (os.path.isfile(os.path.join(directory, "pipeline.config"))
+          and os.path.isdir(os.path.join(directory, "checkpoint"))):
+    return False
+  return original_checkpoint.written_by_original(os.path.join(directory, "checkpoint"))
+
+
+def serving_fn_from_checkpoint(directory):
+  """image_tensor serving function of our model built from directory/pipeline.config with the
+  original checkpoint of directory/checkpoint restored into it."""
+  from object_detection.builders import model_builder  # pylint: disable=import-outside-toplevel
+  from object_detection.config import loader  # pylint: disable=import-outside-toplevel
+  from object_detection.export import exporter_lib  # pylint: disable=import-outside-toplevel
+  from object_detection.export import signatures  # pylint: disable=import-outside-toplevel
+  pipeline = loader.load_pipeline_config(os.path.join(directory, "pipeline.config"))
+  model = model_builder.build(pipeline.model, is_training=False)
+  exporter_lib.restore_model(model, directory,
+                             build_size=exporter_lib.build_size(pipeline.model))
+  return signatures.DetectionModule(model).serving_fn("image_tensor")
 
 
 def category_index_for(exported_dir, label_map_path=None):
@@ -49,6 +76,10 @@ class Detector:
   def __init__(self, exported_dir):
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     self._tf = tf
+    if original_checkpoint_dir(exported_dir):
+      self._fn = serving_fn_from_checkpoint(exported_dir)
+      self._dtype = tf.uint8
+      return
     self._model = tf.saved_model.load(_saved_model_path(exported_dir))
     self._fn = self._model.signatures["serving_default"]
     spec = list(self._fn.structured_input_signature[1].values())[0]
@@ -121,7 +152,8 @@ def run_inference(exported_dir, image_paths, output_dir, label_map_path=None,
 def build_parser():
   p = argparse.ArgumentParser(prog="inference", description=__doc__.split("\n")[0])
   p.add_argument("--exported_dir", required=True,
-                 help="exporter output directory (or a saved_model folder)")
+                 help="exporter output directory, a saved_model folder, or a model-zoo "
+                      "directory of the original (pipeline.config + checkpoint/)")
   p.add_argument("--images", required=True, nargs="+", help="image files or globs")
   p.add_argument("--output_dir", required=True)
   p.add_argument("--label_map_path", default=None)

@@ -177,6 +177,16 @@ def read(path, root="model"):
                             ignored=ignored, reader=reader)
 
 
+def written_by_original(path):
+  """True when the checkpoint at `path` looks like a Keras 2 object graph (the original API):
+  its kernels are stored as `.../kernel`, while every Keras 3 checkpoint of this package stores
+  `.../_kernel`. (restore.is_original gives the exact answer for a given model.)"""
+  keys = _reader(locate(path)).get_variable_to_shape_map()
+  kernels = [k for k in keys if k.endswith("kernel" + object_graph.VALUE_SUFFIX)]
+  return bool(kernels) and not any(
+      k.endswith("/_kernel" + object_graph.VALUE_SUFFIX) for k in kernels)
+
+
 def top_level_names(path):
   """The names of the root's children in a checkpoint (e.g. {"model", "save_counter"})."""
   reader = _reader(locate(path))

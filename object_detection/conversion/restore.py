@@ -50,12 +50,17 @@ def name_map_for(model, kind, objects):
 
 
 def is_original(prefix, objects):
-  """True when the checkpoint holds none of the keys our own checkpoint of `objects` would have
-  (so it was not written by this package) — the original's Keras 2 object graph names its
-  kernels `kernel`, heads `_prediction_head_dict/...`, functional layers `layer_with_weights-K`."""
+  """True when the checkpoint was written by the original API rather than by this package.
+
+  Ours holds every key our checkpoint of `objects` would have. Otherwise the kernel names
+  decide: the original's Keras 2 object graph stores `.../kernel`, Keras 3 `.../_kernel`
+  (batch-norm keys of the hourglass are the same in both, so shared keys prove nothing).
+  """
   ours = {k + object_graph.VALUE_SUFFIX for k in object_graph.variables_by_key(objects)}
   present = set(tf.train.load_checkpoint(prefix).get_variable_to_shape_map())
-  return not ours & present
+  if ours <= present:
+    return False
+  return original_checkpoint.written_by_original(prefix)
 
 
 def plan_restore(model, path, kind="full", objects=None):

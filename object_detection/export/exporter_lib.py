@@ -68,11 +68,11 @@ def export_inference_graph(input_type, pipeline_config, trained_checkpoint_dir,
   model = model_builder.build(pipeline_config.model, is_training=False)
   restore_model(model, trained_checkpoint_dir,
                 use_moving_average=pipeline_config.train_config.optimizer.use_moving_average,
-                build_size=_build_size(pipeline_config.model))
+                build_size=build_size(pipeline_config.model))
   return export_model(model, output_directory, input_type, pipeline_config)
 
 
-def _build_size(model_config):
+def build_size(model_config):
   """A small input size that the model's resizer accepts (its static output size if any)."""
   from object_detection.utils import config_util  # pylint: disable=import-outside-toplevel
   try:

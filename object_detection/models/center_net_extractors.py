@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from object_detection.core.registries import CENTER_NET_FEATURE_EXTRACTORS
 from object_detection.models import hourglass_network
+from object_detection.models.containers import BuildOnCall
 from object_detection.models.tracking import CheckpointableCollections
 
 
@@ -44,7 +45,7 @@ class FeatureExtractorParams:
   upsampling_interpolation: str = "nearest"
 
 
-class CenterNetFeatureExtractor(keras.layers.Layer):
+class CenterNetFeatureExtractor(BuildOnCall, keras.layers.Layer):
   """Base class: input normalisation and the checkpoint-restore map."""
 
   def __init__(self, channel_means=(0.0, 0.0, 0.0), channel_stds=(1.0, 1.0, 1.0),

@@ -21,6 +21,7 @@ the original; this is parity-critical for fine-tuning).
 
 import keras
 
+from object_detection.models.containers import BuildOnCall
 from object_detection.models.tracking import CheckpointableCollections
 
 BATCH_NORM_EPSILON = 1e-5
@@ -33,7 +34,7 @@ def batchnorm():
       synchronized=True, momentum=BATCH_NORM_MOMENTUM, epsilon=BATCH_NORM_EPSILON)
 
 
-class ConvolutionalBlock(keras.layers.Layer):
+class ConvolutionalBlock(BuildOnCall, keras.layers.Layer):
   """Conv (no bias) + batch norm + optional ReLU.
 
   Kernels larger than 1 use explicit symmetric zero padding of (k - 1) // 2 followed by a
@@ -75,7 +76,7 @@ class SkipConvolution(ConvolutionalBlock):
                      **kwargs)
 
 
-class ResidualBlock(keras.layers.Layer):
+class ResidualBlock(BuildOnCall, keras.layers.Layer):
   """relu(BN(conv(ConvolutionalBlock(x))) + skip(x)); the stride applies to the first conv."""
 
   def __init__(self, out_channels, skip_conv=False, kernel_size=3, stride=1, **kwargs):
@@ -94,7 +95,7 @@ class ResidualBlock(keras.layers.Layer):
     return self.relu(net + shortcut)
 
 
-class InputDownsampleBlock(keras.layers.Layer):
+class InputDownsampleBlock(BuildOnCall, keras.layers.Layer):
   """7x7/2 ConvolutionalBlock + stride-2 ResidualBlock with skip conv (input stride 4)."""
 
   def __init__(self, out_channels_initial_conv, out_channels_residual_block, **kwargs):
@@ -106,7 +107,7 @@ class InputDownsampleBlock(keras.layers.Layer):
     return self.residual_block(self.conv_block(inputs, training=training), training=training)
 
 
-class InputConvBlock(keras.layers.Layer):
+class InputConvBlock(BuildOnCall, keras.layers.Layer):
   """3x3 ConvolutionalBlock + ResidualBlock with skip conv (keeps the resolution)."""
 
   def __init__(self, out_channels_initial_conv, out_channels_residual_block, **kwargs):
@@ -153,7 +154,7 @@ def _apply_blocks(inputs, blocks, training):
   return net
 
 
-class EncoderDecoderBlock(CheckpointableCollections, keras.layers.Layer):
+class EncoderDecoderBlock(CheckpointableCollections, BuildOnCall, keras.layers.Layer):
   """One hourglass stage, recursively containing the inner stages.
 
   channel_dims[0] is this stage's resolution channel count, channel_dims[1] the downsampled one;
@@ -194,7 +195,7 @@ class EncoderDecoderBlock(CheckpointableCollections, keras.layers.Layer):
     return _apply_blocks(inputs, self.encoder_block1, training) + upsampled
 
 
-class HourglassNetwork(CheckpointableCollections, keras.layers.Layer):
+class HourglassNetwork(CheckpointableCollections, BuildOnCall, keras.layers.Layer):
   """Stacked hourglass network.
 
   Args:

@@ -198,10 +198,12 @@ def run_evaluation(pipeline_config_path, model_dir, checkpoint_dir, config_overr
   eval_dir = os.path.join(model_dir, "eval_train" if eval_on_train_data else "eval")
   steps = num_train_steps if num_train_steps is not None else configs["train_config"].num_steps
   from object_detection.training import checkpoints  # pylint: disable=import-outside-toplevel
-  if once:
+  resolved = checkpoints.checkpoint_dir(checkpoint_dir)
+  # A model-zoo directory (NAME/checkpoint/) never gets new checkpoints: evaluate it once.
+  if once or resolved != checkpoint_dir:
     path = checkpoints.checkpoint_prefix(checkpoint_dir, "--checkpoint_dir")
     return [(checkpoints.step_of(path), runner.evaluate_checkpoint(path, eval_dir,
                                                                     record_summaries))]
   return eval_loop.eval_continuously(
-      lambda path: runner.evaluate_checkpoint(path, eval_dir, record_summaries), checkpoint_dir,
+      lambda path: runner.evaluate_checkpoint(path, eval_dir, record_summaries), resolved,
       num_train_steps=steps, timeout=eval_timeout)

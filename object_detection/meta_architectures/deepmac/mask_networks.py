@@ -16,6 +16,7 @@ import tensorflow as tf
 from object_detection.core import registries
 from object_detection.meta_architectures.deepmac import params as params_lib
 from object_detection.models import hourglass_network
+from object_detection.models.containers import BuildOnCall
 from object_detection.models.tracking import CheckpointableCollections
 
 _FIELD = params_lib.FIELD_PATH + ".network_type"
@@ -45,7 +46,7 @@ def _hourglass20_no_shortcut(params):
   return hourglass_network.hourglass_20_no_shortcut(params.num_init_channels)
 
 
-class PreActBasicBlock(keras.layers.Layer):
+class PreActBasicBlock(BuildOnCall, keras.layers.Layer):
   """Keras-applications ResNet v2 "basic" block (the original's resnet_v1.block_basic).
 
   preact = relu(BN(x)); shortcut = 1x1 conv(preact) (with bias) when `conv_shortcut`, else x;
@@ -70,7 +71,7 @@ class PreActBasicBlock(keras.layers.Layer):
     return shortcut + net
 
 
-class ResNetMaskNetwork(CheckpointableCollections, keras.layers.Layer):
+class ResNetMaskNetwork(CheckpointableCollections, BuildOnCall, keras.layers.Layer):
   """1x1 conv(nc, bias) then stacks of pre-activation basic blocks (stride 1 everywhere).
 
   The blocks live in a list (`blocks`), exposed to tf.train.Checkpoint by
@@ -106,7 +107,7 @@ for _name in ResNetMaskNetwork.STACKS:
   registries.DEEPMAC_MASK_NETWORKS.register(_name)(_resnet(_name))
 
 
-class FullyConnectedMaskHead(keras.layers.Layer):
+class FullyConnectedMaskHead(BuildOnCall, keras.layers.Layer):
   """1x1 conv(nc) -> flatten -> Dense(1024, relu) -> Dense(S²) -> [N, S, S, 1].
 
   The original never passes mask_size to this head (it raises "Mask size must be set."); here
@@ -132,7 +133,7 @@ def _fully_connected(params):
   return FullyConnectedMaskHead(params.num_init_channels, params.mask_size)
 
 
-class _Identity(keras.layers.Layer):
+class _Identity(BuildOnCall, keras.layers.Layer):
   """The 'network' of parameter-free heads: the instance embedding does the work."""
 
   def call(self, inputs, training=False):
