@@ -54,7 +54,7 @@ class Plan:
   def summary(self, limit=10):
     """Human-readable report: counts, then every leftover group (first `limit` of each)."""
     lines = [f"mapped {len(self.pairs)} of {self.num_original} variables of the original's "
-             f"{self.family} checkpoint onto this model"]
+             f"checkpoint onto this {self.family} model"]
 
     def group(title, items):
       if not items:

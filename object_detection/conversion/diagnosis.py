@@ -35,6 +35,11 @@ def _family(keys):
   return "unknown"
 
 
+# (stacks, stem channels) -> feature_extractor.type of the hourglass backbones.
+_HOURGLASS_BACKBONES = {(2, 128): "hourglass_104", (1, 32): "hourglass_10",
+                        (1, 48): "hourglass_20 or hourglass_32", (1, 64): "hourglass_52"}
+
+
 def _backbone(shapes):
   keys = [k for k in shapes if k.startswith(_FE)]
   if not keys:
@@ -44,12 +49,22 @@ def _backbone(shapes):
               if m}
     stem = shapes.get(_FE + "_network/downsample_input/conv_block/conv/kernel") or \
         shapes.get(_FE + "_network/conv_input/conv_block/conv/kernel")
-    width = stem[-1] if stem else "?"
-    return f"hourglass, {len(stacks)} stack(s), {width} stem channels, {len(keys)} variables"
+    width = stem[-1] if stem else None
+    name = _HOURGLASS_BACKBONES.get((len(stacks), width), "an hourglass")
+    return f"{name} ({len(stacks)} stack(s), {width} stem channels, {len(keys)} variables)"
   convs = [k for k in keys if k.startswith(_FE + "_base_model/") and k.endswith("/kernel")]
   if convs:
-    return f"ResNet ({len(convs)} convolutions, {len(keys)} variables)"
+    name = {53: "resnet_v1_50_fpn", 104: "resnet_v1_101_fpn"}.get(len(convs), "a ResNet")
+    return f"{name} ({len(convs)} convolutions, {len(keys)} variables)"
   return f"{len(keys)} variables"
+
+
+# Residual blocks inside the mask hourglass -> network_type (the count does not depend on the
+# width): hourglass10 = 1 stage of [1, 1] blocks, ... (see models/hourglass_network.py).
+_HOURGLASS_BY_BLOCKS = {4: "hourglass10", 7: "hourglass20_no_shortcut",
+                        11: "hourglass20 or hourglass20_uniform_size", 20: "hourglass32",
+                        34: "hourglass52", 68: "hourglass100"}
+_RESNET_BY_BLOCKS = {2: "resnet4", 4: "resnet8", 6: "resnet12", 8: "resnet16", 10: "resnet20"}
 
 
 def _mask_network(shapes):
@@ -62,12 +77,15 @@ def _mask_network(shapes):
     bns = {m.group(1) for k in keys for m in [re.match(re.escape(_MASK) +
                                                       r"model/layer_with_weights-(\d+)/gamma", k)]
            if m}
-    return f"resnet ({len(bns) // 3} basic blocks)"
+    blocks = len(bns) // 3
+    return _RESNET_BY_BLOCKS.get(blocks, f"a ResNet head with {blocks} basic blocks")
   if any(k.startswith(_MASK + "fc1/") for k in keys):
     return "fully_connected"
-  blocks = {m.group(0) for k in keys for m in [re.match(
-      re.escape(_MASK) + r"hourglass_network/.*?/\d+/", k)] if m}
-  return f"hourglass ({len(blocks)} residual blocks in the hourglass, {len(keys)} variables)"
+  blocks = {m.group(1) for k in keys for m in [re.match(
+      re.escape(_MASK) + r"(hourglass_network/.*/(?:encoder_block1|encoder_block2|decoder_block|"
+      r"inner_block)/\d+)/conv_block/conv/kernel$", k)] if m}
+  return _HOURGLASS_BY_BLOCKS.get(len(blocks),
+                                  f"an hourglass head with {len(blocks)} residual blocks")
 
 
 def _mask_input_channels(shapes):

@@ -103,8 +103,7 @@ class OriginalCheckpoint:
     """numpy value of a model variable (short key); DataError naming the file if unreadable."""
     try:
       return self.reader.get_tensor(key + object_graph.VALUE_SUFFIX)
-    except (tf.errors.DataLossError, tf.errors.OutOfRangeError, tf.errors.NotFoundError,
-            tf.errors.InvalidArgumentError) as e:
+    except tf.errors.OpError as e:
       raise DataError(f"{self.prefix}.data-*: cannot read {key!r} "
                       f"({type(e).__name__}: {str(e).splitlines()[0]})") from e
 
@@ -112,8 +111,7 @@ class OriginalCheckpoint:
 def _reader(prefix):
   try:
     return tf.train.load_checkpoint(prefix)
-  except (tf.errors.DataLossError, tf.errors.NotFoundError, tf.errors.InvalidArgumentError,
-          tf.errors.OutOfRangeError) as e:
+  except tf.errors.OpError as e:
     raise DataError(f"{prefix}.index: not a readable TensorFlow checkpoint index "
                     f"({type(e).__name__}: {str(e).splitlines()[0]})") from e
 
