@@ -24,7 +24,6 @@ import argparse
 import glob
 import json
 import os
-import shutil
 import tempfile
 import time
 
@@ -122,9 +121,10 @@ def main():
   args = parser.parse_args()
 
   tf.keras.utils.set_random_seed(args.seed)
-  configs, fixed = _load_config(args.config, args.size)
+  configs, _ = _load_config(args.config, args.size)
   os.makedirs(args.out, exist_ok=True)
-  shutil.copy(fixed, os.path.join(args.out, "pipeline.config"))
+  config_util.save_pipeline_config(config_util.create_pipeline_proto_from_configs(configs),
+                                   args.out)
   start = time.perf_counter()
   model = model_builder.build(configs["model"], is_training=False)
   images = _images(args.images, args.max_images) if args.images else [

@@ -152,6 +152,20 @@ class ResNetV1FpnFeatureExtractor(CheckpointableCollections, CenterNetFeatureExt
     self.upsample = keras.layers.UpSampling2D(2, interpolation="nearest")
     self.relu = keras.layers.ReLU()
 
+  # keras.applications.resnet.preprocess_input ("caffe" mode): RGB -> BGR, then minus the
+  # ImageNet means in BGR order. The original applies it AFTER the config's channel_means /
+  # channel_stds / bgr_ordering normalisation (CenterNetResnetV1FpnFeatureExtractor.preprocess).
+  _CAFFE_MEANS_BGR = (103.939, 116.779, 123.68)
+
+  def preprocess(self, images):
+    """Config normalisation, then the Keras ResNet preprocessing (see _CAFFE_MEANS_BGR)."""
+    normalized = super().preprocess(images)
+    return normalized[..., ::-1] - tf.constant(self._CAFFE_MEANS_BGR)
+
+  def preprocess_reverse(self, preprocessed):
+    normalized = (preprocessed + tf.constant(self._CAFFE_MEANS_BGR))[..., ::-1]
+    return super().preprocess_reverse(normalized)
+
   @property
   def num_feature_outputs(self):
     return 1
