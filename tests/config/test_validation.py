@@ -73,8 +73,9 @@ def test_subsampling_and_point_supervision_rejected(pipeline):
       "predict_full_resolution_masks: true)"]
 
 
-def test_color_consistency_with_roi_crops_is_accepted_silently(pipeline, caplog):
+def test_color_consistency_with_roi_crops_is_valid(pipeline, caplog):
   # The original returned 0 for this loss with RoI crops; here it is implemented in both modes.
+  # Not a validation problem: loading such a config warns (deviation D3, config/deviations.py).
   _deepmac(pipeline).color_consistency_loss_weight = 2.0
   with caplog.at_level(logging.WARNING):
     assert check(pipeline) == []
