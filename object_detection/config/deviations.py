@@ -58,6 +58,11 @@ def _crop_mode_loss(field):
   return applies
 
 
+def _full_resolution_masks(pipeline):
+  deepmac = _deepmac(pipeline)
+  return deepmac is not None and deepmac.predict_full_resolution_masks
+
+
 def _exports_averages(pipeline):
   return (pipeline.HasField("train_config")
           and pipeline.train_config.optimizer.use_moving_average)
@@ -91,6 +96,12 @@ DEVIATIONS = (
         "cropped at the reported box (clipped to the true image) here; the original crops at "
         "the box clipped to the padded map and reports the mask in the frame of the clipped box, "
         "so such masks differ"),
+    Deviation(
+        "D6", _full_resolution_masks,
+        "model.center_net.deepmac_mask_estimation.predict_full_resolution_masks: output masks "
+        "are the mask logits upsampled x stride to (height, width) and cropped at the box here; "
+        "the original upsamples them to (number of instances x stride, width x stride), taking "
+        "the instance count for the height, so its output masks differ (training is the same)"),
 )
 
 

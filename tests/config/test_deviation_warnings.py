@@ -31,9 +31,10 @@ def test_unpadded_config_is_not_affected():
                                              ("color_consistency_loss_weight", "D3")])
 def test_crop_mode_weak_losses(field, deviation):
   assert _ids(SHAPES, [f"{DEEPMAC}.{field}=1.0"]) == [deviation]
-  # With full-resolution masks both sides compute the loss: no warning.
+  # With full-resolution masks both sides compute the loss the same way; only the output-mask
+  # difference of full-resolution mode (D6) remains.
   assert _ids(SHAPES, [f"{DEEPMAC}.{field}=1.0",
-                       f"{DEEPMAC}.predict_full_resolution_masks=true"]) == []
+                       f"{DEEPMAC}.predict_full_resolution_masks=true"]) == ["D6"]
 
 
 def test_moving_average_export():

@@ -272,11 +272,12 @@ class DeepMACTask(CenterNetTask):
   def postprocess(self, predictions, detections, context):
     boxes = boxes_true_to_padded(detections[_DET.detection_boxes], context.true_image_shapes,
                                  tf.shape(context.preprocessed_inputs)[1:3])
-    return {_DET.detection_masks: self.mask_probabilities(predictions, boxes)}
+    return {_DET.detection_masks: self.mask_probabilities(predictions, boxes, context.stride)}
 
-  def mask_probabilities(self, predictions, boxes):
+  def mask_probabilities(self, predictions, boxes, stride=4):
     """Sigmoid mask probabilities on the LAST stack for boxes normalized to the padded input.
 
+    `stride` (input pixels per embedding cell) sets the upsampling of full-resolution masks.
     Returns [B, N, S, S] float32 in the frame of each box (S = mask_size, or
     postprocess_crop_size with full-resolution masks).
     """
@@ -284,10 +285,11 @@ class DeepMACTask(CenterNetTask):
     pixel_embedding = predictions[PIXEL_EMBEDDING][-1]
     logits = self.mask_logits_from_boxes(instance_embedding, pixel_embedding, boxes)
     if self.params.predict_full_resolution_masks:
-      # The original upsamples x stride then crops; a bilinear crop of the stride-4 map at the
-      # output size samples the same bilinear surface.
-      logits = mask_ops.crop_batched_masks_to_boxes(logits, boxes,
-                                                    self.params.postprocess_crop_size)
+      # As the original: bilinear upsampling x stride, then a crop at the box; composed per axis
+      # so the full-resolution logits are never materialised.
+      logits = mask_ops.crop_upsampled_masks_to_boxes(logits, boxes,
+                                                      self.params.postprocess_crop_size,
+                                                      stride)
     return tf.sigmoid(logits)
 
 
