@@ -95,6 +95,11 @@ def _mask_input_channels(shapes):
   return None
 
 
+def _embedding_kernel(shapes):
+  kernel = shapes.get(_HEADS + "INSTANCE_EMBEDDING/0/layer_with_weights-0/kernel")
+  return None if kernel is None else f"{kernel[0]}x{kernel[1]}"
+
+
 def describe(shapes):
   """{fact: value} of a model in the original's naming (values None when absent)."""
   return {
@@ -106,6 +111,8 @@ def describe(shapes):
           _mask_input_channels(shapes),
       "instance embedding dim (dim)": _last_layer_bias(shapes, "INSTANCE_EMBEDDING"),
       "pixel embedding dim (pixel_embedding_dim)": _last_layer_bias(shapes, "PIXEL_EMBEDDING"),
+      # 3x3 in checkpoints written before the original's `unit_height_conv` flag ([1, 3] after).
+      "embedding head kernel": _embedding_kernel(shapes),
   }
 
 
