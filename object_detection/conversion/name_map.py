@@ -87,9 +87,10 @@ def weighted_layer_indices(functional):
   return {id(layer): k for k, layer in enumerate(ranked)}
 
 
-def functional_rule(ours_prefix, original_prefix, functional):
+def functional_rule(ours_prefix, original_prefix, functional, rank_offset=0):
   """Rule for a Keras 3 functional model held at `ours_prefix` (keys `_operations/I/var`),
-  checkpointed by Keras 2 as `original_prefix/layer_with_weights-K/var`."""
+  checkpointed by Keras 2 as `original_prefix/layer_with_weights-K/var` (K + rank_offset when
+  the original's model continues beyond the start of ours)."""
   if not isinstance(functional, keras.Model):
     raise TypeError(f"functional_rule: not a Keras model (got {type(functional).__name__})")
   ranks = weighted_layer_indices(functional)
@@ -97,6 +98,7 @@ def functional_rule(ours_prefix, original_prefix, functional):
 
   def target(match):
     layer = operations[int(match.group(1))]
-    return f"{original_prefix}/layer_with_weights-{ranks[id(layer)]}/{match.group(2)}"
+    return (f"{original_prefix}/layer_with_weights-{ranks[id(layer)] + rank_offset}/"
+            f"{match.group(2)}")
 
   return Rule(re.escape(ours_prefix) + r"/_operations/(\d+)/(.*)", target)

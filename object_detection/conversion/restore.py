@@ -36,14 +36,30 @@ def model_name_map(model):
 
 
 def _classification_map(objects):
-  """Name map for {root: Keras functional backbone}: `_operations/I` -> `layer_with_weights-K`."""
-  rules = []
-  for root, backbone in objects.items():
-    rules.append(nm.functional_rule(root, root, backbone))
-  return nm.NameMap("classification backbone", rules)
+  """Name map for a classification backbone, which the original checkpoints as ONE Keras
+  functional model under `feature_extractor` (`feature_extractor/layer_with_weights-K/...`).
+
+  Ours is either that model ({"feature_extractor": model}: CenterNet ResNet-FPN) or its two
+  halves ({"first_stage": ..., "second_stage": ...}: Faster R-CNN, whose proposal and box
+  classifier halves are cut from one network): the halves' weighted layers follow each other in
+  the whole network's order, so the second half's ranks start after the first half's.
+  """
+  if set(objects) == {"feature_extractor"}:
+    return nm.NameMap("classification backbone", [
+        nm.functional_rule("feature_extractor", "feature_extractor",
+                           objects["feature_extractor"])])
+  if set(objects) == {"first_stage", "second_stage"}:
+    first = objects["first_stage"]
+    offset = len(nm.weighted_layer_indices(first))
+    rules = [nm.functional_rule("first_stage", "feature_extractor", first),
+             nm.functional_rule("second_stage", "feature_extractor", objects["second_stage"],
+                                rank_offset=offset)]
+    return nm.NameMap("classification backbone", rules)
+  raise ValueError(f"no classification-checkpoint name map for the objects {sorted(objects)}")
 
 
 def name_map_for(model, kind, objects):
+  """The NameMap of `objects` (model.restore_map(kind)) for a fine-tune of type `kind`."""
   if kind == "classification":
     return _classification_map(objects)
   return model_name_map(model)
@@ -67,8 +83,8 @@ def plan_restore(model, path, kind="full", objects=None):
   """(Plan, variables, OriginalCheckpoint) for restoring `kind` from an original checkpoint."""
   objects = objects if objects is not None else model.restore_map(kind)
   variables = object_graph.canonical_variables(objects)
-  roots = sorted(objects)
-  ckpt = original_checkpoint.read(path, root=roots[0])
+  ckpt = original_checkpoint.read(
+      path, root="feature_extractor" if kind == "classification" else "model")
   names = name_map_for(model, kind, objects)
   restrict = None
   if kind not in ("full", "classification"):
