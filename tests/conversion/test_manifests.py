@@ -28,6 +28,8 @@ CASES = {
     "center_net_deepmac_1024x1024_coco_tpu-128": ("shared", None),
     "center_net_deepmac_512x512_voc_only_tpu-32": ("shared", None),
     "centernet_hg104_512x512_coco17_tpu-8": ("repo", "centernet_hourglass104_512x512_coco17_tpu-8"),
+    "faster_rcnn_resnet50_v1_640x640_coco17_tpu-8": ("shared", None),
+    "mask_rcnn_inception_resnet_v2_1024x1024_coco17_gpu-8": ("shared", None),
 }
 # The original's model variables without a counterpart here, by design (see the name maps).
 BY_DESIGN = {"model/_self_supervised_rng/_state_var"}
