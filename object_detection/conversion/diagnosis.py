@@ -23,14 +23,44 @@ def _last_layer_bias(shapes, head):
   return shapes[f"{_HEADS}{head}/0/layer_with_weights-{max(ranks)}/bias"][0]
 
 
+_RCNN_BOX = "model/_mask_rcnn_box_predictor/"
+# Convolutions of the two feature-extractor halves -> feature_extractor.type.
+_RCNN_BACKBONES = {53: "faster_rcnn_resnet50_keras", 104: "faster_rcnn_resnet101_keras",
+                   155: "faster_rcnn_resnet152_keras",
+                   244: "faster_rcnn_inception_resnet_v2_keras"}
+
+
+def _rcnn_num_classes(shapes):
+  ranks = [int(m.group(1)) for k in shapes for m in [re.fullmatch(
+      re.escape(_RCNN_BOX) + r"_class_prediction_head/_class_predictor_layers/(\d+)/bias", k)]
+           if m]
+  if not ranks:
+    return None
+  return shapes[f"{_RCNN_BOX}_class_prediction_head/_class_predictor_layers/{max(ranks)}/bias"][
+      0] - 1
+
+
+def _rcnn_backbone(shapes):
+  convs = [k for k in shapes if k.startswith("model/_feature_extractor_for_")
+           and k.endswith("/kernel")]
+  if not convs:
+    return None
+  return f"{_RCNN_BACKBONES.get(len(convs), 'a backbone')} ({len(convs)} convolutions)"
+
+
+def _rcnn_mask_head(shapes):
+  convs = [k for k in shapes if k.startswith(_RCNN_BOX + "_third_stage_heads/")
+           and k.endswith("/kernel")]
+  return f"{len(convs)} convolutions" if convs else None
+
+
 def _family(keys):
   if any(k.startswith("feature_extractor/") for k in keys):
     return "classification backbone"
   if any(k.startswith(_HEADS) for k in keys):
     return "DeepMAC" if any(k.startswith("model/_mask_net/") for k in keys) else "CenterNet"
-  if any("_first_stage_box_predictor" in k or "FirstStage" in k or "first_stage" in k.lower()
-         for k in keys):
-    return ("Mask R-CNN" if any("mask" in k.lower() for k in keys if "box_predictor" in k.lower())
+  if any(k.startswith("model/_first_stage_box_predictor") for k in keys):
+    return ("Mask R-CNN" if any(k.startswith(_RCNN_BOX + "_third_stage_heads/") for k in keys)
             else "Faster R-CNN")
   return "unknown"
 
@@ -102,6 +132,10 @@ def _embedding_kernel(shapes):
 
 def describe(shapes):
   """{fact: value} of a model in the original's naming (values None when absent)."""
+  if _family(list(shapes)) in ("Faster R-CNN", "Mask R-CNN"):
+    return {"family": _family(list(shapes)), "num_classes": _rcnn_num_classes(shapes),
+            "feature extractor (feature_extractor.type)": _rcnn_backbone(shapes),
+            "mask head (mask_rcnn_box_predictor)": _rcnn_mask_head(shapes)}
   return {
       "family": _family(list(shapes)),
       "num_classes": _last_layer_bias(shapes, "object_center"),
@@ -123,6 +157,6 @@ def hints(checkpoint_shapes, expected_shapes):
     return [f"the checkpoint is a {theirs['family']} model, the config builds {ours['family']}"]
   out = []
   for fact, value in theirs.items():
-    if value != ours[fact] and not (value is None and ours[fact] is None):
-      out.append(f"{fact}: checkpoint has {value}, this config builds {ours[fact]}")
+    if value != ours.get(fact) and not (value is None and ours.get(fact) is None):
+      out.append(f"{fact}: checkpoint has {value}, this config builds {ours.get(fact)}")
   return out
