@@ -79,23 +79,30 @@ def is_original(prefix, objects):
   return original_checkpoint.written_by_original(prefix)
 
 
-def plan_restore(model, path, kind="full", objects=None):
-  """(Plan, variables, OriginalCheckpoint) for restoring `kind` from an original checkpoint."""
+def plan_for(model, kind, original_shapes, objects=None):
+  """(Plan, our variables) for restoring `kind` from checkpoint entries {short key: shape}
+  (names and shapes only: works on a manifest as well as on a checkpoint)."""
   objects = objects if objects is not None else model.restore_map(kind)
   variables = object_graph.canonical_variables(objects)
-  ckpt = original_checkpoint.read(
-      path, root="feature_extractor" if kind == "classification" else "model")
   names = name_map_for(model, kind, objects)
   restrict = None
   if kind not in ("full", "classification"):
     expected = {names.original_key(k) for k in variables}
     prefixes = {"/".join(k.split("/")[:2]) + "/" for k in expected if k}
     restrict = tuple(sorted(prefixes))
-  plan = converter.make_plan(variables, ckpt.shapes, names, restrict_to=restrict)
+  plan = converter.make_plan(variables, original_shapes, names, restrict_to=restrict)
   if not plan.complete:
     expected_shapes = {names.original_key(k): object_graph.variable_shape(v)
                        for k, v in variables.items() if names.original_key(k)}
-    plan.hints = diagnosis.hints(ckpt.shapes, expected_shapes)
+    plan.hints = diagnosis.hints(original_shapes, expected_shapes)
+  return plan, variables
+
+
+def plan_restore(model, path, kind="full", objects=None):
+  """(Plan, variables, OriginalCheckpoint) for restoring `kind` from an original checkpoint."""
+  ckpt = original_checkpoint.read(
+      path, root="feature_extractor" if kind == "classification" else "model")
+  plan, variables = plan_for(model, kind, ckpt.shapes, objects)
   return plan, variables, ckpt
 
 

@@ -56,5 +56,11 @@ def test_manifest_maps_completely(manifest, shared_dir):
   assert plan.complete, plan.summary()
   assert {k for k, _ in plan.original_only} == BY_DESIGN & set(shapes)
   assert len(plan.pairs) + len(plan.original_only) == len(shapes)
+  # Fine-tuning type "detection" from this checkpoint: the feature extractor only, complete.
+  detection, _ = restore.plan_for(model, "detection", shapes)
+  assert detection.complete, detection.summary()
+  extractor = ("model/_feature_extractor/", "model/_feature_extractor_for_")
+  assert detection.pairs and all(k.startswith(extractor) for _, k in detection.pairs)
+  assert detection.num_original == sum(k.startswith(extractor) for k in shapes)
   del model, variables
   gc.collect()
