@@ -146,10 +146,9 @@ def assign(plan, variables, checkpoint):
   """
   count = 0
   for ours, original in plan.pairs:
-    value = checkpoint.value(original)
     var = variables[ours]
-    if value.dtype != np.dtype(var.dtype.name if hasattr(var.dtype, "name") else var.dtype):
-      value = value.astype(var.dtype.name if hasattr(var.dtype, "name") else var.dtype)
-    var.assign(value)
-    count += int(np.prod(value.shape))
+    value = checkpoint.value(original)
+    dtype = np.dtype(getattr(var.dtype, "name", var.dtype))   # tf.DType or Keras' string
+    var.assign(value.astype(dtype, copy=False))
+    count += int(value.size)
   return count

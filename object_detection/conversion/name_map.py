@@ -73,11 +73,6 @@ class NameMap:
     return next((r for p, r in self.original_only.items() if p.fullmatch(key)), None)
 
 
-def prefix_rule(ours, original):
-  """Rule mapping every key under the prefix `ours` to the same suffix under `original`."""
-  return Rule(re.escape(ours) + r"/(.*)", original.replace("\\", "\\\\") + r"/\1")
-
-
 def weighted_layer_indices(functional):
   """{id(layer): K} where K is the layer's rank among the layers WITH weights of a Keras
   functional model, in `model.layers` order: the `layer_with_weights-K` name under which Keras 2

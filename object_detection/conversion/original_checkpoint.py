@@ -183,9 +183,3 @@ def written_by_original(path):
   kernels = [k for k in keys if k.endswith("kernel" + object_graph.VALUE_SUFFIX)]
   return bool(kernels) and not any(
       k.endswith("/_kernel" + object_graph.VALUE_SUFFIX) for k in kernels)
-
-
-def top_level_names(path):
-  """The names of the root's children in a checkpoint (e.g. {"model", "save_counter"})."""
-  reader = _reader(locate(path))
-  return {k.split("/", 1)[0] for k in reader.get_variable_to_shape_map() if k != OBJECT_GRAPH_KEY}
