@@ -49,9 +49,13 @@ def export_model(model, output_directory, input_type="image_tensor", pipeline_co
   from object_detection.config import loader  # pylint: disable=import-outside-toplevel
   os.makedirs(output_directory, exist_ok=True)
   module = signatures.DetectionModule(model)
-  sigs = {"serving_default": module.serving_fn(input_type).get_concrete_function()}
+  serving = module.serving_fn(input_type)
+  # `detect_fn = tf.saved_model.load(path); detect_fn(input_tensor)`, as the original's tutorials.
+  module.__call__ = serving
+  sigs = {"serving_default": serving.get_concrete_function()}
   if module.has_box_prompts():
     sigs["image_and_boxes"] = module.image_and_boxes_fn().get_concrete_function()
+  module.track_variables()
   tf.train.CheckpointManager(tf.train.Checkpoint(model=model),
                              os.path.join(output_directory, "checkpoint"),
                              max_to_keep=1).save(checkpoint_number=0)
