@@ -12,7 +12,9 @@ one is refused at conversion with the op names instead of producing a file that 
 Every signature of the SavedModel becomes a LiteRT signature with the same name, input names and
 output names (`serving_default`: input_tensor -> detection_boxes, detection_scores, ...;
 `image_and_boxes`: input_tensor, boxes -> detection_masks, detection_boxes). Input height and
-width stay dynamic: the runner resizes the input tensors for each call.
+width stay dynamic: the runner resizes the input tensors for each call. The batch stays 1 as
+in the SavedModel: LiteRT's own resize is not strict, and a batch of 2 given to a batch-1 model
+silently runs the first image only, so LiteRTRunner checks every input against the signature.
 
 Quantization (post-training, no calibration data needed):
   none           float32 weights and compute.
@@ -28,7 +30,7 @@ import tempfile
 
 import numpy as np
 
-from object_detection.core.errors import ExportError
+from object_detection.core.errors import DataError, ExportError
 
 QUANTIZATIONS = ("none", "float16", "dynamic_range")
 
@@ -126,4 +128,27 @@ class LiteRTRunner:
     return self._runners[signature]
 
   def __call__(self, signature="serving_default", **inputs):
-    return {k: np.asarray(v) for k, v in self._runner(signature)(**inputs).items()}
+    runner = self._runner(signature)
+    details = runner.get_input_details()
+    for name, value in inputs.items():
+      _check_input(name, np.asarray(value), details.get(name), sorted(details))
+    return {k: np.asarray(v) for k, v in runner(**inputs).items()}
+
+
+def _check_input(name, value, detail, names):
+  """DataError unless `value` fits the input's shape signature and dtype exactly.
+
+  The interpreter resizes an input to any shape of the same rank (non-strict), and a model
+  converted with batch 1 then silently runs the first image of a batch of 2 only.
+  """
+  if detail is None:
+    raise DataError(f"{name}: not an input of this signature (got {name!r}; expected one of: "
+                    f"{', '.join(names)})")
+  want = [int(d) for d in detail["shape_signature"]]
+  fits = len(value.shape) == len(want) and all(w in (-1, g) for w, g in zip(want, value.shape))
+  if not fits:
+    raise DataError(f"{name}: shape does not fit the model (got {list(value.shape)}; expected "
+                    f"{want}, -1 = any size)")
+  if value.dtype != detail["dtype"]:
+    raise DataError(f"{name}: wrong dtype (got {value.dtype}; expected "
+                    f"{np.dtype(detail['dtype']).name})")

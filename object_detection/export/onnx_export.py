@@ -16,7 +16,7 @@ import tempfile
 
 import numpy as np
 
-from object_detection.core.errors import ExportError
+from object_detection.core.errors import DataError, ExportError
 
 # Opset 17 (ONNX 1.12, 2022): every op these models need, and runtimes from ONNX Runtime 1.12
 # on (mobile and web builds included) load it.
@@ -117,9 +117,25 @@ class OnnxRunner:
             for i in self._session.get_inputs()}
 
   def __call__(self, **inputs):
-    unknown = sorted(set(inputs) - set(self.input_names))
-    if unknown:
-      raise ExportError(f"ONNX inputs: unknown names (got {unknown}; expected "
-                        f"{self.input_names})")
-    values = self._session.run(self.output_names, {k: np.asarray(v) for k, v in inputs.items()})
+    details = self.input_details()
+    feed = {}
+    for name, value in inputs.items():
+      value = np.asarray(value)
+      if name not in details:
+        raise DataError(f"{name}: not an input of this model (got {name!r}; expected one of: "
+                        f"{', '.join(self.input_names)})")
+      shape, onnx_type = details[name]
+      if len(value.shape) != len(shape) or any(
+          w not in (None, g) for w, g in zip(shape, value.shape)):
+        raise DataError(f"{name}: shape does not fit the model (got {list(value.shape)}; "
+                        f"expected {shape}, None = any size)")
+      want = _ONNX_TYPES.get(onnx_type)
+      if want is not None and value.dtype != want:
+        raise DataError(f"{name}: wrong dtype (got {value.dtype}; expected {np.dtype(want).name})")
+      feed[name] = value
+    values = self._session.run(self.output_names, feed)
     return dict(zip(self.output_names, values))
+
+
+_ONNX_TYPES = {"tensor(uint8)": np.uint8, "tensor(float)": np.float32,
+               "tensor(int32)": np.int32, "tensor(int64)": np.int64}
