@@ -124,11 +124,14 @@ def _crop(feature_maps, boxes, levels, output_size, sampling_ratio):
   samples = bilinear_gather(flat, box_off, box_h, box_w, ys, xs)
   if sampling_ratio == 1:
     return samples
+  # The bin means as a 4-D average pool (not a 7-D reshape + mean): the same numbers, and an op
+  # every runtime and delegate has (LiteRT's XNNPACK delegate refuses the 7-D MEAN).
   shape = tf.shape(samples)
   b, n, c = shape[0], shape[1], samples.shape[-1] or shape[4]
   s = sampling_ratio
-  samples = tf.reshape(samples, [b, n, output_size[0], s, output_size[1], s, c])
-  return tf.reduce_mean(samples, axis=[3, 5])
+  pooled = tf.nn.avg_pool2d(
+      tf.reshape(samples, [b * n, output_size[0] * s, output_size[1] * s, c]), s, s, "VALID")
+  return tf.reshape(pooled, [b, n, output_size[0], output_size[1], c])
 
 
 def crop_and_resize(features, boxes, crop_size):
