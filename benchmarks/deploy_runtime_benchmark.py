@@ -6,6 +6,9 @@ Full run (the paper's 512 model: HG-104 backbone, hourglass52 mask head, 100 det
     flock /tmp/heavy.lock .venv/bin/python benchmarks/deploy_runtime_benchmark.py   # shared box
 Quick check (the CPU demo config: hourglass_10 backbone and mask head, 128x128):
     .venv/bin/python benchmarks/deploy_runtime_benchmark.py --small
+Memory: tf2onnx needs about 25x the weights while converting (freezing + grappler): the 512
+model (216M parameters, 0.86 GB of weights) was killed at 20.5 GB on a 24 GB machine. There, add
+--skip onnx (TensorFlow vs LiteRT only), or run it where 48 GB or more are free.
 
 Steps: build the config's model (seeded random weights), export the image_tensor SavedModel
 (exporter_lib.export_model), convert it to ONNX (tf2onnx, opset 17) and LiteRT (float32, plus
