@@ -68,9 +68,8 @@ def test_subsampling_and_point_supervision_rejected(pipeline):
   assert check(pipeline) == [
       f"{DEEPMAC}.mask_num_subsamples: instance subsampling is not supported (got 4; expected -1 "
       "or 0, as in the original)",
-      f"{DEEPMAC}.pointly_supervised_keypoint_loss_weight: point supervision needs "
-      "full-resolution masks (got 1 with predict_full_resolution_masks: false; expected 0, or "
-      "predict_full_resolution_masks: true)"]
+      f"{DEEPMAC}.pointly_supervised_keypoint_loss_weight: point supervision from keypoints is "
+      "not implemented (keypoints are out of scope) (got 1; expected 0)"]
 
 
 def test_color_consistency_with_roi_crops_is_accepted_silently(pipeline, caplog):
