@@ -110,16 +110,3 @@ def build(image_resizer_config, field_path="model.image_resizer"):
   resizer = translate(image_resizer_config, problems, field_path)
   problems.raise_if_any()
   return resizer
-
-
-def static_spatial_shape(image_resizer_config):
-  """(H, W) every resized image has, or None when it depends on the input image."""
-  name = image_resizer_config.WhichOneof("image_resizer_oneof")
-  if name == "keep_aspect_ratio_resizer":
-    cfg = image_resizer_config.keep_aspect_ratio_resizer
-    if cfg.pad_to_max_dimension:
-      return (int(cfg.max_dimension), int(cfg.max_dimension))
-  elif name == "fixed_shape_resizer":
-    cfg = image_resizer_config.fixed_shape_resizer
-    return (int(cfg.height), int(cfg.width))
-  return None

@@ -66,12 +66,15 @@ def _check_train(train_config, problems):
   augmentations = registries.AUGMENTATIONS
   for index, step in enumerate(train_config.data_augmentation_options):
     name = step.WhichOneof("preprocessing_step")
+    step_path = f"{path}.data_augmentation_options[{index}]"
     if name is None:
-      problems.add(f"{path}.data_augmentation_options[{index}]",
+      problems.add(step_path,
                    "empty step (got {}; expected one augmentation, e.g. random_horizontal_flip {})")
     elif augmentations.names() and name not in augmentations:
-      problems.add(f"{path}.data_augmentation_options[{index}]", f"augmentation {name!r} parses "
-                   f"but is not implemented (expected one of: {', '.join(augmentations.names())})")
+      problems.add(step_path, f"augmentation {name!r} parses but is not implemented (expected "
+                   f"one of: {', '.join(augmentations.names())})")
+    elif name in augmentations:  # the step's adapter (builders/preprocessor_builder.py)
+      augmentations.get(name)(getattr(step, name), problems, f"{step_path}.{name}")
   optimizer = train_config.optimizer
   kind = optimizer.WhichOneof("optimizer")
   if kind:

@@ -164,7 +164,7 @@ def test_augmentations_and_metrics_checked_against_registries(pipeline, monkeypa
   from object_detection.core import registries  # pylint: disable=import-outside-toplevel
   from object_detection.core.registry import Registry  # pylint: disable=import-outside-toplevel
   augmentations = Registry("data augmentation (PreprocessingStep)")
-  augmentations.register("random_horizontal_flip")(lambda step: None)
+  augmentations.register("random_horizontal_flip")(lambda step, problems, path: None)
   metrics = Registry("eval metrics_set")
   metrics.register("coco_detection_metrics", "coco_mask_metrics")(lambda *a: None)
   monkeypatch.setattr(registries, "AUGMENTATIONS", augmentations)

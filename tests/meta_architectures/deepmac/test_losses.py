@@ -161,3 +161,34 @@ def test_warmup_weight():
   np.testing.assert_allclose(losses.warmup_weight(tf.constant(15), 10, 10), 0.5)
   np.testing.assert_allclose(losses.warmup_weight(tf.constant(3), 10, 10), 0.0)
   np.testing.assert_allclose(losses.warmup_weight(tf.constant(30), 10, 10), 1.0)
+
+
+def test_mask_loss_dice_is_the_originals_formula_hand_computed():
+  """weighted_dice_classification_loss as the DeepMAC mask loss (the original's
+  WeightedDiceClassificationLoss): 1 − 2 Σ p·t / max(Σ p + Σ t, 1), with squared_normalization
+  squaring p and t everywhere (numerator too)."""
+  logits = tf.constant([[[[0.0, 2.0], [-2.0, 0.0]]]])          # p = .5, .880797, .119203, .5
+  targets = tf.constant([[[[1.0, 1.0], [0.0, 0.5]]]])
+  squared = functools.partial(classification.weighted_dice, squared_normalization=True)
+  # Σ p²t² = .25 + .775803 + 0 + .0625 = 1.088303; Σ p² + Σ t² = 1.290012 + 2.25 = 3.540013.
+  np.testing.assert_allclose(losses.mask_loss(squared, logits, targets),
+                             [[1 - 2 * 1.088303 / 3.540013]], rtol=1e-5)
+  # Σ p + Σ t = 4·0.017986 + 0.2 = 0.27194 < 1: the denominator is clamped to 1.
+  faint = tf.constant([[[[0.2, 0.0], [0.0, 0.0]]]])
+  np.testing.assert_allclose(losses.mask_loss(classification.weighted_dice,
+                                              tf.fill([1, 1, 2, 2], -4.0), faint),
+                             [[1 - 2 * 0.2 * 0.017986]], rtol=1e-5)
+
+
+@pytest.mark.parametrize("in_function", [False, True])
+def test_self_supervision_dice_hand_computed(in_function):
+  """loss_dice: the same dice (squared_normalization false) against the binarised targets
+  (logit > 0), weighted by the GT box."""
+  logits = tf.constant([[[[2.0, -2.0], [0.0, 4.0]]]])          # p = .880797, .119203, .5, .982
+  targets = tf.constant([[[[1.0, -1.0], [-3.0, 5.0]]]])        # binarised: 1, 0, 0, 1
+  box = tf.constant([[[[1.0, 1.0], [1.0, 0.0]]]])              # the last pixel is outside
+  fn = functools.partial(losses.self_supervision_loss, "loss_dice")
+  if in_function:
+    fn = tf.function(fn)
+  # In the box: Σ p·t = .880797, Σ p = 1.5, Σ t = 1.
+  np.testing.assert_allclose(fn(logits, targets, box), [[1 - 2 * 0.880797 / 2.5]], rtol=1e-5)
