@@ -27,8 +27,10 @@ def _check_faster_rcnn(faster_rcnn, problems, path="model.faster_rcnn"):
 
 def _build_faster_rcnn(faster_rcnn, is_training):
   model = faster_rcnn_builder.build(faster_rcnn, is_training)
-  # Until faster_rcnn_builder passes mask_supervised_class_ids to the model (R-CNN refactor).
-  model._mask_supervised_class_ids = tuple(faster_rcnn.allowed_masked_classes_ids)  # pylint: disable=protected-access
+  # Until faster_rcnn_builder passes DetectionModel's mask_supervised_class_ids argument itself
+  # (owned by the R-CNN refactor).
+  ids = tuple(faster_rcnn.allowed_masked_classes_ids)
+  model._mask_supervised_class_ids = ids  # pylint: disable=protected-access
   return model
 
 
