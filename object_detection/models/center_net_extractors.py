@@ -19,8 +19,8 @@ import tensorflow as tf
 
 from object_detection.core.registries import CENTER_NET_FEATURE_EXTRACTORS
 from object_detection.models import hourglass_network
-from object_detection.models.containers import BuildOnCall
-from object_detection.models.tracking import CheckpointableCollections
+from object_detection.core.containers import BuildOnCall
+from object_detection.core.tracking import CheckpointableCollections
 
 
 @dataclasses.dataclass(frozen=True)

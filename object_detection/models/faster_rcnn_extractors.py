@@ -20,7 +20,7 @@ import tensorflow as tf
 from object_detection.core import registries
 from object_detection.models import faster_rcnn_resnet_v1
 from object_detection.models.fpn import FeaturePyramid
-from object_detection.models.tracking import CheckpointableCollections
+from object_detection.core.tracking import CheckpointableCollections
 
 _RESNET_MEANS = (123.68, 116.779, 103.939)
 

@@ -1,7 +1,7 @@
 """Every variable Keras sees is in the checkpoint object graph (what tf.train.Checkpoint saves and
 what the converter fills), for every DeepMAC mask network, every Mask R-CNN mask head and the
 FPN layers. Keras 3 keeps sublayers held in Python lists out of TensorFlow's object graph unless
-the layer exposes them (models/tracking.CheckpointableCollections): such weights would silently
+the layer exposes them (core/tracking.CheckpointableCollections): such weights would silently
 be neither saved, restored nor converted."""
 
 import numpy as np
@@ -11,7 +11,6 @@ import tensorflow as tf
 from object_detection.conversion import object_graph
 from object_detection.core import registries
 from object_detection.meta_architectures.deepmac import mask_networks
-from object_detection.meta_architectures.deepmac import params as params_lib
 from object_detection.meta_architectures.faster_rcnn import mask_heads
 from object_detection.models.fpn import FeaturePyramid
 
@@ -26,21 +25,15 @@ def _assert_covered(layer):
   assert {id(v) for v in in_graph.values()} == {id(v) for v in layer.variables}
 
 
-def _deepmac_params(network_type):
-  return params_lib.DeepMACParams(network_type=network_type, num_init_channels=4, dim=8,
-                                  pixel_embedding_dim=8, mask_size=32)
-
-
 # One network per layer class (deeper hourglasses and ResNets repeat the same classes; every
 # registered type's full checkpoint layout is checked against the original's in
 # test_manifests.py and benchmarks/reference/).
 @pytest.mark.parametrize("network_type", ["hourglass10", "hourglass20_no_shortcut", "resnet20",
                                           "fully_connected"])
 def test_deepmac_mask_network(network_type):
-  params = _deepmac_params(network_type)
-  head = mask_networks.MaskHeadNetwork(params)
-  inputs = tf.zeros([1, 32, 32, params.pixel_embedding_dim + 2])
-  head(tf.zeros([1, params.dim]), inputs)
+  head = mask_networks.MaskHeadNetwork(registries.DEEPMAC_MASK_NETWORKS.get(network_type),
+                                       num_init_channels=4, mask_size=32)
+  head(tf.zeros([1, 8]), tf.zeros([1, 32, 32, 10]))
   _assert_covered(head)
 
 

@@ -2,8 +2,8 @@
 
 import keras
 
-from object_detection.models.containers import BuildOnCall
-from object_detection.models.tracking import CheckpointableCollections
+from object_detection.core.containers import BuildOnCall
+from object_detection.core.tracking import CheckpointableCollections
 
 
 class PredictionHead(CheckpointableCollections, BuildOnCall, keras.layers.Layer):

@@ -27,7 +27,7 @@ import tensorflow as tf
 from object_detection.core import registries
 from object_detection.meta_architectures.faster_rcnn.layer_params import LayerParams
 from object_detection.meta_architectures.faster_rcnn.layer_params import MASK_CONV_DEFAULT
-from object_detection.models.tracking import CheckpointableCollections
+from object_detection.core.tracking import CheckpointableCollections
 
 
 @dataclasses.dataclass(frozen=True)

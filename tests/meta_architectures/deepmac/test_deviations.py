@@ -14,10 +14,10 @@ import numpy as np
 import tensorflow as tf
 
 from object_detection.meta_architectures.deepmac import losses
-from object_detection.meta_architectures.deepmac import params as params_lib
+from object_detection.losses import classification
 from object_detection.ops import mask_ops
 
-PARAMS = params_lib.DeepMACParams(network_type="resnet4", box_consistency_loss_weight=1.0)
+SIGMOID = classification.weighted_sigmoid
 
 
 def _ce_positive(logit):
@@ -44,7 +44,7 @@ def test_crop_mode_box_consistency_differs_from_the_original_as_documented():
   box = tf.constant([0.25, 0.25, 0.75, 0.75])            # GT box = crop box (no jitter)
   box_masks = losses.fill_boxes_in_crop_frame(box[None, None], box[None, None], size)
   np.testing.assert_array_equal(box_masks.numpy(), np.ones([1, 1, size, size]))
-  ours = float(losses.box_consistency_loss(PARAMS, tf.constant(logits)[None, None],
+  ours = float(losses.box_consistency_loss(SIGMOID, tf.constant(logits)[None, None],
                                            box_masks)[0, 0])
   # Row maxima (10, -10, -10, -10), column maxima the same, targets all 1; mean per axis.
   expected = 2 * (_ce_positive(10.0) + 3 * _ce_positive(-10.0)) / size
