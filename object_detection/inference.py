@@ -53,6 +53,9 @@ class Detector:
     self._fn = self._model.signatures["serving_default"]
     spec = list(self._fn.structured_input_signature[1].values())[0]
     self._dtype = spec.dtype
+    # 'float32' or 'bfloat16' (exporter --use_bfloat16); older exports do not record it.
+    recorded = getattr(self._model, "compute_dtype", None)
+    self.compute_dtype = recorded.numpy().decode() if recorded is not None else "float32"
 
   def _input(self, image):
     tf = self._tf
@@ -94,7 +97,8 @@ def coco_results(image_id, image_shape, detections, min_score_thresh):
 def run_inference(exported_dir, image_paths, output_dir, label_map_path=None,
                   min_score_thresh=0.3, max_boxes=20):
   """Runs the exported model on `image_paths`; writes overlays + detections.json; returns
-  (list of COCO results, list of overlay paths)."""
+  (list of COCO results, list of overlay paths). The model computes in the dtype it was
+  exported with (`Detector.compute_dtype`: float32, or bfloat16 after exporter --use_bfloat16)."""
   from object_detection.utils import visualization  # pylint: disable=import-outside-toplevel
   if not image_paths:
     raise ConfigError("--images: no image files matched (got an empty list; expected paths or "

@@ -14,6 +14,7 @@ import tensorflow as tf
 from object_detection.builders import model_builder
 from object_detection.builders import optimizer_builder
 from object_detection.config import loader
+from object_detection.core import precision
 from object_detection.eval import eval_loop
 from object_detection.eval import metrics as metrics_lib
 from object_detection.eval import visualize
@@ -45,6 +46,7 @@ def train_settings(train_config, num_train_steps=None, checkpoint_every_n=1000,
       use_moving_average=bool(opt.use_moving_average),
       moving_average_decay=float(opt.moving_average_decay),
       record_summaries=bool(record_summaries), xla=bool(xla),
+      use_bfloat16=bool(train_config.use_bfloat16),
       fine_tune_checkpoint=train_config.fine_tune_checkpoint,
       fine_tune_checkpoint_type=train_config.fine_tune_checkpoint_type or "detection",
       # The proto's default is V1 (the original's); a set fine_tune_checkpoint without an
@@ -155,6 +157,9 @@ class EvalRunner:
                              features["true_image_shape"])
       if self.eval_config.use_moving_averages:
         self.average = ema_lib.MovingAverage(self.model.trainable_variables, 0.9999)
+      # Evaluated as trained (the original sets the same policy for eval on TPU).
+      precision.apply(self.model, precision.policy_for(
+          self.configs["train_config"].use_bfloat16))
       self._built = True
 
   def evaluate_checkpoint(self, checkpoint_path, eval_dir, record_summaries=True):

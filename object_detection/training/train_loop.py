@@ -5,7 +5,7 @@
     tf.function running up to `steps_per_loop` steps per call -> after each call: NaN/Inf guard,
     progress line, summaries, checkpoint every `checkpoint_every_n` steps (and at step 0).
 
-`train_config_to_settings` (training.config) maps a TrainConfig message to `TrainSettings`.
+`model_lib.train_settings` maps a TrainConfig message to `TrainSettings`.
 """
 
 import dataclasses
@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from object_detection.core import fields
+from object_detection.core import precision
 from object_detection.core.errors import ConfigError
 from object_detection.training import checkpoints
 from object_detection.training import distribution
@@ -56,6 +57,7 @@ class TrainSettings:
   fine_tune_checkpoint_type: str = "detection"
   fine_tune_checkpoint_version: str = "V2"
   log_every_n: int = 100
+  use_bfloat16: bool = False
 
   def __post_init__(self):
     for name in ("checkpoint_every_n", "max_to_keep", "steps_per_loop", "summary_every_n",
@@ -115,6 +117,7 @@ def train(model_fn, optimizer_fn, dataset_fn, model_dir, settings, strategy=None
     sample_local = _first_batch(dataset_fn(tf.distribute.InputContext()).take(1))
     # Cross-replica context: Keras creates mirrored variables here.
     _build_variables(model, optimizer, sample_local[0])
+    precision.apply(model, precision.policy_for(settings.use_bfloat16))
     average = (ema_lib.MovingAverage(model.trainable_variables, settings.moving_average_decay)
                if settings.use_moving_average else None)
     ckpt = checkpoints.make_checkpoint(global_step, model, optimizer, average)

@@ -222,4 +222,4 @@ class MaskHeadNetwork(keras.layers.Layer):
                                        params_lib.cond_inst_depth(self.network_type))
     if out.shape[-1] > 1:
       out = self.project_out(out)
-    return out[..., 0]
+    return tf.cast(out[..., 0], tf.float32)  # bfloat16 under mixed precision; losses in float32

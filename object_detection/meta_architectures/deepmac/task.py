@@ -224,7 +224,7 @@ class DeepMACTask(CenterNetTask):
     if p.feature_consistency_type == "consistency_feature_map":
       if not context.features:
         raise ValueError("DeepMACTask: consistency_feature_map needs context.features")
-      return tf.stop_gradient(context.features[-1])
+      return tf.stop_gradient(tf.cast(context.features[-1], tf.float32))
     if context.unnormalize_fn is None:
       raise ValueError("DeepMACTask: the colour-consistency loss needs context.unnormalize_fn "
                        "(to recover RGB from the preprocessed inputs)")
