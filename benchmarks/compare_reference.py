@@ -22,11 +22,12 @@ Columns:
   ratio: ours / original (float32). bf16 rows are ours with mixed bfloat16
     (`train_config.use_bfloat16: true`, or the policy for inference) against the original's
     float32: the original uses bfloat16 only on TPU.
-  GFLOP/s: the same FLOP count for both sides divided by each side's time, next to this
-    machine's measured fp32 / bf16 peaks (3x3 convolution, 256 -> 256 channels at 128x128,
-    the dominant layer shape of the hourglass). FLOPs are TensorFlow's profiler count of the
-    forward pass (backbone + heads, plus the DeepMAC mask head on every padded box slot, the
-    work the original does); a train step counts 3x the forward.
+  GFLOP/s: each side's FLOPs per step divided by its time, next to this machine's measured
+    fp32 / bf16 peaks (3x3 convolution, 256 -> 256 channels at 128x128, the dominant layer
+    shape of the hourglass). FLOPs are TensorFlow's profiler count of the forward pass
+    (backbone + heads, plus the DeepMAC mask head: on every padded box slot for the original,
+    on the real boxes for ours, their mean count taken from the training annotations); a train
+    step counts 3x the forward.
   peak RSS: maximum resident memory of each process (os.wait4), and the ratio.
 
 The original's data are converted by its own create_coco_tf_record.py (--include_masks):
@@ -276,7 +277,8 @@ def child_infer(args):
 
 
 def child_flops(args):
-  """Forward FLOPs (profiler) of predict + the DeepMAC mask head on every padded box slot."""
+  """Forward FLOPs (profiler): predict (backbone + heads) at the batch size, and the DeepMAC
+  mask head per box (crop + mask network, one box per image)."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from tensorflow.python.profiler import model_analyzer  # pylint: disable=import-outside-toplevel
   from tensorflow.python.profiler import option_builder  # pylint: disable=import-outside-toplevel
@@ -285,28 +287,31 @@ def child_flops(args):
   pipeline = loader.load_pipeline_config(args.config)
   model = model_builder.build(pipeline.model, is_training=True)
   batch = int(pipeline.train_config.batch_size) if args.train else 1
-  slots = int(pipeline.train_input_reader.max_number_of_boxes)
-  size = args.size
-  images = tf.zeros([batch, size, size, 3])
-  preprocessed, shapes = model.preprocess(images)
+  preprocessed, shapes = model.preprocess(tf.zeros([batch, args.size, args.size, 3]))
   task = getattr(model, "deepmac_task", None)
-
-  def forward(x):
-    predictions = model.predict(x, shapes, training=False)
-    outputs = [t for t in tf.nest.flatten(predictions) if t.dtype.is_floating]
-    if task is not None and args.train:
-      boxes = tf.tile(tf.constant([[[0.2, 0.2, 0.6, 0.6]]]), [batch, slots, 1])
-      for instance, pixel in task._stacks(predictions):  # pylint: disable=protected-access
-        outputs.append(task.mask_logits_from_boxes(instance, pixel, boxes))
-    return outputs
-
-  forward(preprocessed)  # variables
-  graph = tf.function(forward).get_concrete_function(
-      tf.TensorSpec(preprocessed.shape, tf.float32)).graph
   options = option_builder.ProfileOptionBuilder.float_operation()
   options["output"] = "none"
-  flops = model_analyzer.profile(graph, options=options).total_float_ops
-  print(f"FLOPS {flops}", flush=True)
+
+  def count(fn):
+    fn(preprocessed)  # variables
+    graph = tf.function(fn).get_concrete_function(
+        tf.TensorSpec(preprocessed.shape, tf.float32)).graph
+    return model_analyzer.profile(graph, options=options).total_float_ops
+
+  def predict(x):
+    return [t for t in tf.nest.flatten(model.predict(x, shapes, training=False))
+            if t.dtype.is_floating]
+
+  print(f"FLOPS predict {count(predict)}", flush=True)
+  if task is not None and args.train:
+    boxes = tf.tile(tf.constant([[[0.2, 0.2, 0.6, 0.6]]]), [batch, 1, 1])
+
+    def masks(x):
+      predictions = model.predict(x, shapes, training=False)
+      return [task.mask_logits_from_boxes(i, p, boxes)
+              for i, p in task._stacks(predictions)]  # pylint: disable=protected-access
+
+    print(f"FLOPS mask_per_box {(count(masks) - count(predict)) / batch:.0f}", flush=True)
 
 
 def child_peaks(args):
@@ -343,12 +348,24 @@ def measure_peaks(work):
 
 
 def measure_flops(work, config, size, train):
+  """{"predict": forward FLOPs of predict, "mask_per_box": forward FLOPs per mask-head box}."""
   cmd, log = _child("flops", work, "flops_train" if train else "flops_infer", "--config",
                     config, "--size", str(size))
   if train:
     cmd.append("--train")
-  result = _check(run_timed(cmd, _ours_env(), log, r"^FLOPS (\d+)"), "flops")
-  return float(result["groups"][0][0])
+  result = _check(run_timed(cmd, _ours_env(), log, r"^FLOPS (\w+) ([\d.]+)"), "flops")
+  return {name: float(value) for name, value in result["groups"]}
+
+
+def mean_boxes_per_image(annotations_json, max_boxes):
+  """Mean of min(instances, max_boxes) over the images of a COCO json (the real boxes the
+  mask head sees per image, augmentation aside)."""
+  with open(annotations_json, encoding="utf-8") as f:
+    data = json.load(f)
+  counts = {image["id"]: 0 for image in data["images"]}
+  for annotation in data["annotations"]:
+    counts[annotation["image_id"]] = counts.get(annotation["image_id"], 0) + 1
+  return statistics.mean(min(c, max_boxes) for c in counts.values())
 
 
 def train_reference(work, config, steps):
@@ -411,20 +428,20 @@ def _fmt_s(value):
   return "-" if value is None else (f"{value:.3f} s" if value < 10 else f"{value:.1f} s")
 
 
-def _row(name, ref, ours, key, flops, peak, ratio_of=None):
+def _row(name, ref, ours, key, flops=None, peak=None):
+  """One markdown row; flops = (original's FLOPs per step, ours) or None."""
   ref_value = None if ref is None else ref[key]
   ours_value = ours[key]
   ratio = "-" if ref_value is None else f"{ours_value / ref_value:.2f}x"
   gflops = "-"
   if flops:
-    parts = [] if ref_value is None else [f"{flops / ref_value / 1e9:.0f}"]
-    parts.append(f"{flops / ours_value / 1e9:.0f}")
+    parts = [] if ref_value is None else [f"{flops[0] / ref_value / 1e9:.0f}"]
+    parts.append(f"{flops[1] / ours_value / 1e9:.0f}")
     gflops = " / ".join(parts) + f" (peak {peak:.0f})"
   rss_ref = "-" if ref is None else f"{ref['max_rss_mb'] / 1024:.2f}"
   rss = f"{rss_ref} / {ours['max_rss_mb'] / 1024:.2f} GiB"
   if ref is not None:
     rss += f" ({ours['max_rss_mb'] / ref['max_rss_mb']:.2f}x)"
-  del ratio_of
   return (f"| {name} | {_fmt_s(ref_value)} | {_fmt_s(ours_value)} | {ratio} | {gflops} | "
           f"{rss} |")
 
@@ -448,26 +465,37 @@ def run_workload(args):
     steps = args.steps + args.warmup + 1
     if args.workload == "tiny_train":
       config, size, label = prepare_tiny(work, use_reference), 128, "tiny DeepMAC train step"
+      batch, slots = 4, 8
+      annotations = os.path.join(work, "shapes", "annotations", "instances_train.json")
     else:
       config, size, label = (prepare_deepmac512(work, use_reference, steps), 512,
                              "DeepMAC 512 train step")
-    flops = 3.0 * measure_flops(work, config, size, train=True)
+      batch, slots = 1, 100
+      annotations = os.path.join(SHARED, "data", "coco_mini", "instances_train.json")
+    forward = measure_flops(work, config, size, train=True)
+    real = batch * mean_boxes_per_image(annotations, slots)
+    # The original runs the mask head on every slot, ours on the real boxes (compaction.py).
+    flops = (3.0 * (forward["predict"] + batch * slots * forward["mask_per_box"]),
+             3.0 * (forward["predict"] + real * forward["mask_per_box"]))
+    print(f"train-step FLOPs (3x forward): original {flops[0] / 1e9:.1f} G ({batch * slots} "
+          f"mask-head boxes), ours {flops[1] / 1e9:.1f} G ({real:.1f} real boxes on average); "
+          f"mask head {forward['mask_per_box'] / 1e9:.2f} GFLOP per box forward", flush=True)
     ref = (_train_summary(train_reference(work, config, steps), args.warmup)
            if use_reference else None)
     ours = _train_summary(train_ours(work, config, steps, bf16=False), args.warmup)
-    results.update(train_flops=flops, original=ref, ours=ours)
+    results.update(train_flops=flops, forward_flops=forward, original=ref, ours=ours)
     rows.append(_row(f"{label}, fp32", ref, ours, "step_s", flops, peaks["float32"]))
     rows.append(_row(f"{label} first step (launch to step 1 done), fp32", ref, ours,
-                     "launch_to_step1_s", None, None))
+                     "launch_to_step1_s"))
     if not args.no_bf16:
       bf16 = _train_summary(train_ours(work, config, steps, bf16=True), args.warmup)
       results["ours_bf16"] = bf16
       rows.append(_row(f"{label}, ours bf16", ref, bf16, "step_s", flops, peaks["bfloat16"]))
-      rows.append(_row(f"{label} first step, ours bf16", ref, bf16, "launch_to_step1_s", None,
-                       None))
+      rows.append(_row(f"{label} first step, ours bf16", ref, bf16, "launch_to_step1_s"))
   else:
     config, image = prepare_hg104(work, use_reference)
-    flops = measure_flops(work, config, 512, train=False)
+    forward = measure_flops(work, config, 512, train=False)["predict"]
+    flops = (forward, forward)
     steps = args.steps + args.warmup
     ref = (_infer_summary(infer_reference(work, config, image, steps), args.warmup)
            if use_reference else None)

@@ -67,16 +67,20 @@ class TrainSettings:
 
 
 def _build_variables(model, optimizer, features):
-  """One forward pass (creates the model's variables) and the optimizer's slots."""
-  images = features[fields.InputDataFields.image]
-  true_shapes = features[fields.InputDataFields.true_image_shape]
+  """One forward pass on the first image (creates the model's variables) and the optimizer's
+  slots. Variable shapes do not depend on the batch size: one image is enough."""
+  images = features[fields.InputDataFields.image][:1]
+  true_shapes = features[fields.InputDataFields.true_image_shape][:1]
   predictions = model.predict(images, true_shapes, training=False)
   model.postprocess(predictions, true_shapes)
   optimizer.build(model.trainable_variables)
 
 
-def _first_batch(dataset):
-  return next(iter(dataset))
+def _first_local_batch(iterator, strategy):
+  """The next (features, labels) of a distributed iterator, as this worker's first replica's
+  tensors (used to build the variables and for the summary pictures)."""
+  return tf.nest.map_structure(lambda v: strategy.experimental_local_results(v)[0],
+                               next(iterator))
 
 
 def _format_eta(seconds):
@@ -109,12 +113,14 @@ def train(model_fn, optimizer_fn, dataset_fn, model_dir, settings, strategy=None
   os.makedirs(out_dir, exist_ok=True)
 
   dataset = strategy.distribute_datasets_from_function(dataset_fn)
+  # One input pipeline: its first batch builds the variables (and is not trained on).
+  iterator = iter(dataset)
   with strategy.scope():
     model = model_fn()
     optimizer, schedule = optimizer_fn()
     global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step",
                               aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-    sample_local = _first_batch(dataset_fn(tf.distribute.InputContext()).take(1))
+    sample_local = _first_local_batch(iterator, strategy)
     # Cross-replica context: Keras creates mirrored variables here.
     _build_variables(model, optimizer, sample_local[0])
     precision.apply(model, precision.policy_for(settings.use_bfloat16))
@@ -154,7 +160,6 @@ def train(model_fn, optimizer_fn, dataset_fn, model_dir, settings, strategy=None
 
   writer = (tf.summary.create_file_writer(os.path.join(out_dir, "train"))
             if settings.record_summaries and chief else tf.summary.create_noop_writer())
-  iterator = iter(dataset)
   step = int(global_step.numpy())
   if step == 0 and not manager.latest_checkpoint:
     manager.save(checkpoint_number=0)
