@@ -16,11 +16,13 @@ Building blocks:
 
 Batch norm everywhere: `BatchNormalization(synchronized=True, momentum=0.1, epsilon=1e-5)`
 (Keras momentum semantics: the moving statistics keep only 10% of their old value per step, as
-the original; this is parity-critical for fine-tuning).
+the original; this is parity-critical for fine-tuning), on the fused kernel
+(models/batch_norm.py).
 """
 
 import keras
 
+from object_detection.models import batch_norm
 from object_detection.models.tracking import CheckpointableCollections
 
 BATCH_NORM_EPSILON = 1e-5
@@ -29,7 +31,7 @@ BATCH_NORM_MOMENTUM = 0.1
 
 def batchnorm():
   """The hourglass batch norm: synchronized across replicas, momentum 0.1, epsilon 1e-5."""
-  return keras.layers.BatchNormalization(
+  return batch_norm.BatchNormalization(
       synchronized=True, momentum=BATCH_NORM_MOMENTUM, epsilon=BATCH_NORM_EPSILON)
 
 
