@@ -43,7 +43,7 @@ def _overrides(steps, batch_size, bf16):
 def one_run(args):
   """Child: trains and evaluates one (precision, seed); prints METRICS <json>."""
   import keras  # pylint: disable=import-outside-toplevel
-  from object_detection.training import model_lib  # pylint: disable=import-outside-toplevel
+  from object_detection import model_lib  # pylint: disable=import-outside-toplevel
   keras.utils.set_random_seed(args.seed)
   overrides = _overrides(args.steps, args.batch_size, args.bf16)
   start = time.time()

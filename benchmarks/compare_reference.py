@@ -242,7 +242,7 @@ def prepare_hg104(work, use_reference):
 # -------------------------------------------------------------------- children (our side)
 def child_train(args):
   """Our training: the train loop of model_main_tf2, one step per call, a line per step."""
-  from object_detection.training import model_lib  # pylint: disable=import-outside-toplevel
+  from object_detection import model_lib  # pylint: disable=import-outside-toplevel
   overrides = ["train_config.use_bfloat16=true"] if args.bf16 else []
   model_lib.run_training(args.config, args.model_dir, overrides=overrides,
                          num_train_steps=args.steps, checkpoint_every_n=10 ** 9,

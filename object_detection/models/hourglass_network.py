@@ -22,8 +22,8 @@ the original; this is parity-critical for fine-tuning), on the fused kernel
 
 import keras
 
+from object_detection.core.tracking import CheckpointableCollections
 from object_detection.models import batch_norm
-from object_detection.models.tracking import CheckpointableCollections
 
 BATCH_NORM_EPSILON = 1e-5
 BATCH_NORM_MOMENTUM = 0.1

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from object_detection.core import fields
 from object_detection.core import precision
-from object_detection.meta_architectures.deepmac import params as params_lib
+from object_detection.meta_architectures.deepmac import losses
 from object_detection.meta_architectures.deepmac import tiny
 
 G = fields.InputDataFields
@@ -38,11 +38,10 @@ def _groundtruth():
 @pytest.fixture(scope="module")
 def model():
   keras.utils.set_random_seed(5)
-  params = params_lib.DeepMACParams(network_type="hourglass10", dim=8, pixel_embedding_dim=8,
-                                    num_init_channels=8, mask_size=8,
-                                    box_consistency_loss_weight=0.5)
-  net = tiny.build_tiny_deepmac(2, params, backbone_channels=8, head_filters=8,
-                                max_box_predictions=3)
+  net = tiny.build_tiny_deepmac(
+      2, network_type="hourglass10", num_init_channels=8, backbone_channels=8, head_filters=8,
+      max_box_predictions=3, dim=8, pixel_embedding_dim=8, mask_size=8,
+      box_consistency=losses.BoxConsistency(0.5))
   net(tf.zeros([1, 32, 32, 3]))
   return net
 

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from object_detection.core import fields
 from object_detection.meta_architectures.deepmac import compaction
-from object_detection.meta_architectures.deepmac import params as params_lib
+from object_detection.meta_architectures.deepmac import losses
 from object_detection.meta_architectures.deepmac import tiny
 
 G = fields.InputDataFields
@@ -68,12 +68,10 @@ def test_map_valid_equals_masked_full_computation(mode):
 # ------------------------------------------------------------------- the DeepMAC loss
 def _model(network_type, num_init_channels=8):
   keras.utils.set_random_seed(11)
-  params = params_lib.DeepMACParams(network_type=network_type, dim=8, pixel_embedding_dim=8,
-                                    num_init_channels=num_init_channels, mask_size=8,
-                                    box_consistency_loss_weight=0.5,
-                                    allowed_masked_classes_ids=[1])
-  model = tiny.build_tiny_deepmac(2, params, backbone_channels=8, head_filters=8,
-                                  max_box_predictions=3)
+  model = tiny.build_tiny_deepmac(
+      2, network_type=network_type, num_init_channels=num_init_channels, backbone_channels=8,
+      head_filters=8, max_box_predictions=3, dim=8, pixel_embedding_dim=8, mask_size=8,
+      box_consistency=losses.BoxConsistency(0.5), allowed_masked_classes_ids=[1])
   model(tf.zeros([1, 32, 32, 3]))
   return model
 
