@@ -129,6 +129,7 @@ class Detector:
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     self._tf = tf
     self._runner = _runtime_runner(exported_dir, runtime, num_threads)
+    self.compute_dtype = None  # recorded in the SavedModel only
     if self._runner is not None:
       return
     if original_checkpoint_dir(exported_dir):
@@ -139,6 +140,9 @@ class Detector:
     self._fn = self._model.signatures["serving_default"]
     spec = list(self._fn.structured_input_signature[1].values())[0]
     self._dtype = spec.dtype
+    # 'float32' or 'bfloat16' (exporter --use_bfloat16); older exports do not record it.
+    recorded = getattr(self._model, "compute_dtype", None)
+    self.compute_dtype = recorded().numpy().decode() if recorded is not None else "float32"
 
   def _input(self, image):
     tf = self._tf
@@ -213,6 +217,9 @@ def infer_images(exported_dir, image_paths, output_dir, label_map_path=None,
   An unreadable file is reported on stderr, listed in skipped.json with the reason, and the
   other files are still processed. `skipped`: (path, reason) pairs found before (e.g. paths
   that do not exist), reported the same way.
+
+  The SavedModel computes in the dtype it was exported with (`Detector.compute_dtype`:
+  float32, or bfloat16 after exporter --use_bfloat16).
 
   Returns:
     (COCO results list, overlay paths, skipped (path, reason) list).

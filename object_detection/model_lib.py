@@ -17,6 +17,7 @@ from object_detection.builders import model_builder
 from object_detection.builders import optimizer_builder
 from object_detection.builders import train_builder
 from object_detection.config import loader
+from object_detection.core import precision
 from object_detection.eval import eval_loop
 from object_detection.eval import visualize
 from object_detection.training import checkpoints
@@ -77,7 +78,7 @@ class EvalRunner:
   def __init__(self, configs, sample_1_of_n_eval_examples=1, eval_on_train_data=False):
     self.configs = configs
     self.eval_config = configs["eval_config"]
-    self.settings = eval_builder.eval_settings(self.eval_config)
+    self.settings = eval_builder.eval_settings(self.eval_config, configs["train_config"])
     source = configs["train_input_config" if eval_on_train_data else "eval_input_config"]
     self.eval_input_config = eval_builder.one_pass_reader(source, sample_1_of_n_eval_examples)
     self.model = model_builder.build(configs["model"], is_training=True)
@@ -101,6 +102,8 @@ class EvalRunner:
                              features["true_image_shape"])
       if self.settings.use_moving_averages:
         self.average = ema_lib.MovingAverage(self.model.trainable_variables, 0.9999)
+      # Evaluated as trained (the original sets the same policy for eval on TPU).
+      precision.apply(self.model, precision.policy_for(self.settings.use_bfloat16))
       self._built = True
 
   def evaluate_checkpoint(self, checkpoint_path, eval_dir, record_summaries=True):

@@ -13,6 +13,7 @@ import os
 
 import tensorflow as tf
 
+from object_detection.core import precision
 from object_detection.export import signatures
 from object_detection.training import checkpoints
 from object_detection.training import moving_average as ema_lib
@@ -66,14 +67,19 @@ def export_model(model, output_directory, input_type="image_tensor", pipeline_co
 
 
 def export_inference_graph(input_type, pipeline_config, trained_checkpoint_dir,
-                           output_directory):
-  """Builds the model from `pipeline_config`, restores the latest checkpoint and exports it."""
+                           output_directory, use_bfloat16=False):
+  """Builds the model from `pipeline_config`, restores the latest checkpoint and exports it.
+
+  use_bfloat16: the exported graph computes in mixed bfloat16 (float32 weights and outputs);
+  recorded in the SavedModel (`compute_dtype`). The original always exports float32.
+  """
   from object_detection.builders import model_builder  # pylint: disable=import-outside-toplevel
   from object_detection.builders import train_builder  # pylint: disable=import-outside-toplevel
   model = model_builder.build(pipeline_config.model, is_training=False)
   settings = train_builder.train_settings(pipeline_config.train_config)
   restore_model(model, trained_checkpoint_dir, use_moving_average=settings.use_moving_average,
                 build_size=build_size(pipeline_config.model))
+  precision.apply(model, precision.policy_for(use_bfloat16))
   return export_model(model, output_directory, input_type, pipeline_config)
 
 

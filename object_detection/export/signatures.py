@@ -9,6 +9,9 @@ Outputs (all float32, as the original): detection_boxes [B, K, 4] normalized to 
 detection_scores [B, K], detection_classes [B, K] 1-based label ids, num_detections [B], plus
 every other postprocess output (detection_masks [B, K, h, w] box-relative probabilities, ...).
 
+The module records the compute dtype it was exported with: `loaded.compute_dtype()` returns
+'float32' or 'bfloat16' (mixed precision: bfloat16 layers, float32 outputs).
+
 Box-prompted signature `image_and_boxes` (models with `predict_masks_from_boxes`):
   (input_tensor uint8 [1, None, None, 3], boxes float32 [1, None, 4] normalized to the image)
   -> detection_masks [1, N, h, w] float32 box-relative probabilities, detection_boxes (echo).
@@ -80,6 +83,9 @@ class DetectionModule(tf.Module):
     object.__setattr__(self, "model", model)
     self._offset = label_id_offset
     self.track_variables()
+    dtype = str(model.compute_dtype)
+    # A function (not a string variable, which the LiteRT/ONNX converters would trip on).
+    self.compute_dtype = tf.function(lambda: tf.constant(dtype), input_signature=[])
 
   def track_variables(self):
     """Tracks the model's variables; call again after tracing builds an unbuilt model."""

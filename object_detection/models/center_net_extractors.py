@@ -18,6 +18,7 @@ import keras
 import tensorflow as tf
 
 from object_detection.core.registries import CENTER_NET_FEATURE_EXTRACTORS
+from object_detection.models import batch_norm
 from object_detection.models import hourglass_network
 from object_detection.core.containers import BuildOnCall
 from object_detection.core.tracking import CheckpointableCollections
@@ -148,7 +149,7 @@ class ResNetV1FpnFeatureExtractor(CheckpointableCollections, CenterNetFeatureExt
     for filters, next_filters in ((256, 128), (128, 64), (64, 64)):
       self.residual_convs.append(keras.layers.Conv2D(filters, 1, padding="same"))
       self.merge_convs.append(keras.layers.Conv2D(next_filters, 3, padding="same"))
-      self.merge_norms.append(keras.layers.BatchNormalization())
+      self.merge_norms.append(batch_norm.BatchNormalization())
     self.upsample = keras.layers.UpSampling2D(2, interpolation="nearest")
     self.relu = keras.layers.ReLU()
 

@@ -16,13 +16,15 @@ Building blocks:
 
 Batch norm everywhere: `BatchNormalization(synchronized=True, momentum=0.1, epsilon=1e-5)`
 (Keras momentum semantics: the moving statistics keep only 10% of their old value per step, as
-the original; this is parity-critical for fine-tuning).
+the original; this is parity-critical for fine-tuning), on the fused kernel
+(models/batch_norm.py).
 """
 
 import keras
 
 from object_detection.core.containers import BuildOnCall
 from object_detection.core.tracking import CheckpointableCollections
+from object_detection.models import batch_norm
 
 BATCH_NORM_EPSILON = 1e-5
 BATCH_NORM_MOMENTUM = 0.1
@@ -30,7 +32,7 @@ BATCH_NORM_MOMENTUM = 0.1
 
 def batchnorm():
   """The hourglass batch norm: synchronized across replicas, momentum 0.1, epsilon 1e-5."""
-  return keras.layers.BatchNormalization(
+  return batch_norm.BatchNormalization(
       synchronized=True, momentum=BATCH_NORM_MOMENTUM, epsilon=BATCH_NORM_EPSILON)
 
 

@@ -59,7 +59,8 @@ def bilinear_gather(flat, offsets, heights, widths, ys, xs):
   and one float rounding (a converter that turns `/ 3` into `* 0.33333334`) must not zero it.
 
   Args:
-    flat: [B, T, C] float32, row-major maps concatenated along T.
+    flat: [B, T, C] float32 (or bfloat16: the samples are read in it, interpolated in
+      float32), row-major maps concatenated along T.
     offsets: [B, N] int32, start of each box's map in T.
     heights, widths: [B, N] int32, its size.
     ys: [B, N, h] float32 row positions; xs: [B, N, w] float32 column positions.
@@ -83,7 +84,7 @@ def bilinear_gather(flat, offsets, heights, widths, ys, xs):
 
   def gather(yi, xi):
     idx = base + yi[..., :, None] * w_row + xi[..., None, :]          # [B, N, h, w]
-    return tf.gather(flat, idx, batch_dims=1)                          # [B, N, h, w, C]
+    return tf.cast(tf.gather(flat, idx, batch_dims=1), tf.float32)     # [B, N, h, w, C]
 
   wy = wy[..., :, None, None]
   wx = wx[..., None, :, None]

@@ -186,3 +186,14 @@ def test_placeholder_paths_warn(pipeline, caplog):
     assert check(pipeline) == []
   assert ("train_input_reader.label_map_path still contains PATH_TO_BE_CONFIGURED (got "
           "'PATH_TO_BE_CONFIGURED/label_map.txt')") in caplog.text
+
+
+def test_use_bfloat16_warns_that_it_applies_on_every_device(pipeline, caplog):
+  with caplog.at_level(logging.WARNING):
+    assert check(pipeline) == []
+  assert "use_bfloat16" not in caplog.text
+  pipeline.train_config.use_bfloat16 = True
+  with caplog.at_level(logging.WARNING):
+    assert check(pipeline) == []
+  assert ("train_config.use_bfloat16: true trains and evaluates in mixed bfloat16 on every "
+          "device (the original: only on TPU, float32 elsewhere)") in caplog.text

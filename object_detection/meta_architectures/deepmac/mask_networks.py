@@ -21,6 +21,7 @@ import keras
 import tensorflow as tf
 
 from object_detection.core import registries
+from object_detection.models import batch_norm
 from object_detection.models import hourglass_network
 from object_detection.core.containers import BuildOnCall
 from object_detection.core.tracking import CheckpointableCollections
@@ -95,17 +96,18 @@ class PreActBasicBlock(BuildOnCall, keras.layers.Layer):
 
   preact = relu(BN(x)); shortcut = 1x1 conv(preact) (with bias) when `conv_shortcut`, else x;
   out = shortcut + relu(BN(conv3x3(relu(BN(conv3x3(preact)))))). Convs have no bias; BN epsilon
-  1.001e-5 and Keras default momentum (0.99), not synchronized (as the original).
+  1.001e-5 and Keras default momentum (0.99), not synchronized (as the original); fused kernel
+  (models/batch_norm.py).
   """
 
   def __init__(self, filters, conv_shortcut=False, **kwargs):
     super().__init__(**kwargs)
-    self.preact_bn = keras.layers.BatchNormalization(epsilon=1.001e-5)
+    self.preact_bn = batch_norm.BatchNormalization(epsilon=1.001e-5)
     self.shortcut = keras.layers.Conv2D(filters, 1) if conv_shortcut else None
     self.conv1 = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)
-    self.bn1 = keras.layers.BatchNormalization(epsilon=1.001e-5)
+    self.bn1 = batch_norm.BatchNormalization(epsilon=1.001e-5)
     self.conv2 = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)
-    self.bn2 = keras.layers.BatchNormalization(epsilon=1.001e-5)
+    self.bn2 = batch_norm.BatchNormalization(epsilon=1.001e-5)
 
   def call(self, inputs, training=False):
     preact = tf.nn.relu(self.preact_bn(inputs, training=training))
@@ -347,4 +349,4 @@ class MaskHeadNetwork(keras.layers.Layer):
       out = self._instance_logits(instance_embedding, out, self.num_init_channels)
     if out.shape[-1] > 1:
       out = self.project_out(out)
-    return out[..., 0]
+    return tf.cast(out[..., 0], tf.float32)  # bfloat16 under mixed precision; losses in float32
