@@ -1,7 +1,10 @@
 """Runs the novel-class experiment: data, detector, every arm x seed, report.
 
-Full run (PROTOCOL.md; about an hour on 2 idle cores):
-    python -m experiments.novel_class.run --out /tmp/novel_class
+Full run (PROTOCOL.md; about an hour on 2 shared cores), then the second tier into the same
+folder (it reuses the data and the detector) as time allows:
+    python -m experiments.novel_class.run --out experiments/novel_class/results
+    python -m experiments.novel_class.run --out experiments/novel_class/results \
+        --arms resnet4/predicted,hourglass52/predicted,resnet8
 CI smoke run (seconds; checks that the pipeline runs and every number is finite):
     python -m experiments.novel_class.run --small --out /tmp/novel_class_small
 Pilot runs for sizing (`--hide_unseen`) print and store no unseen-class number.
@@ -41,21 +44,25 @@ class Arm:
   budget: int = 1               # multiplies the mask-head training steps
 
 
-MAIN_HEADS = ("resnet4", "resnet8", "embedding_projection", "hourglass20", "hourglass52")
-FULL_ARMS = (
-    tuple(Arm(h, h) for h in MAIN_HEADS) +
-    (Arm("resnet4/all", "resnet4", supervision="all"),
-     Arm("hourglass52/all", "hourglass52", supervision="all"),
-     Arm("resnet4/predicted", "resnet4", crops="predicted"),
-     Arm("hourglass52/predicted", "hourglass52", crops="predicted"),
-     Arm("resnet4/mask16", "resnet4", mask_size=16),
-     Arm("hourglass20/mask16", "hourglass20", mask_size=16),
-     Arm("resnet4/x2steps", "resnet4", budget=2),
-     Arm("hourglass52/x2steps", "hourglass52", budget=2)))
+MAIN_HEADS = ("resnet4", "embedding_projection", "hourglass20", "hourglass52")
+# The full run (PROTOCOL.md, sized by pilot 2 to about an hour on the shared 2 cores): the
+# primary contrast, the trend over head sizes and the all-classes upper bound.
+FULL_ARMS = tuple(Arm(h, h) for h in MAIN_HEADS) + (
+    Arm("resnet4/all", "resnet4", supervision="all"),)
+# Second tier (PROTOCOL.md): run afterwards into the same folder with --arms, as time allows.
+EXTRA_ARMS = (
+    Arm("resnet4/predicted", "resnet4", crops="predicted"),
+    Arm("hourglass52/predicted", "hourglass52", crops="predicted"),
+    Arm("resnet8", "resnet8"),
+    Arm("hourglass52/all", "hourglass52", supervision="all"),
+    Arm("resnet4/mask16", "resnet4", mask_size=16),
+    Arm("hourglass20/mask16", "hourglass20", mask_size=16),
+    Arm("resnet4/x2steps", "resnet4", budget=2),
+    Arm("hourglass52/x2steps", "hourglass52", budget=2))
 SMALL_ARMS = (Arm("resnet4", "resnet4"), Arm("resnet4/predicted", "resnet4", crops="predicted"))
 
-FULL = dict(image_size=128, num_train=2000, num_val=256, max_objects=4, detector_steps=1500,
-            detector_batch=16, detector_lr=2e-3, head_steps=300, head_batch=8, head_lr=1e-3,
+FULL = dict(image_size=128, num_train=2000, num_val=256, max_objects=4, detector_steps=300,
+            detector_batch=16, detector_lr=2e-3, head_steps=150, head_batch=8, head_lr=3e-3,
             num_init_channels=16, seeds=(0, 1, 2), data_seed=0)
 SMALL = dict(image_size=64, num_train=24, num_val=8, max_objects=3, detector_steps=3,
              detector_batch=4, detector_lr=2e-3, head_steps=2, head_batch=4, head_lr=1e-3,
@@ -153,7 +160,7 @@ def main(argv=None):
     settings["seeds"] = tuple(int(v) for v in args.seeds.split(","))
   arms = SMALL_ARMS if args.small else FULL_ARMS
   if args.arms:
-    by_name = {a.name: a for a in FULL_ARMS + SMALL_ARMS}
+    by_name = {a.name: a for a in FULL_ARMS + EXTRA_ARMS + SMALL_ARMS}
     unknown = [n for n in args.arms.split(",") if n not in by_name]
     if unknown:
       parser.error(f"--arms: unknown arm(s) {unknown} (expected some of {sorted(by_name)})")

@@ -86,14 +86,30 @@ def _finite_numbers(obj, path=""):
 
 @pytest.mark.slow
 def test_small_run_produces_finite_results(tmp_path):
+  """`--small` end to end (about 20 CPU-seconds): data, detector, both crop modes, evaluation,
+  baselines, table and plot; every reported metric is a finite fraction."""
   from experiments.novel_class import run  # pylint: disable=import-outside-toplevel
   run.main(["--small", "--out", str(tmp_path)])
   results = json.loads((tmp_path / "results.json").read_text())
   assert [r["arm"] for r in results["runs"]] == [a.name for a in run.SMALL_ARMS]
+  small = run.SMALL
+  val = data.make_dataset(small["data_seed"], "val", small["num_val"], small["image_size"],
+                          small["max_objects"])
+  val_names = {shapes.CLASSES[c - 1].name for c in np.unique(val.classes[val.classes > 0])}
+  records = [r["metrics"] for r in results["runs"]] + list(results["baselines"].values())
+  for metrics in records:
+    for key in ("gt_seen_ap", "gt_unseen_ap", "seen_miou", "unseen_miou", "det_seen_ap",
+                "det_unseen_ap"):
+      assert 0.0 <= metrics[key] <= 1.0, (key, metrics[key])
+    # Every validation class present got a mask IoU (no instance silently dropped).
+    assert set(metrics["per_class_iou"]) == val_names
   for r in results["runs"]:
-    for key in ("seen_ap", "unseen_ap", "seen_miou", "unseen_miou"):
-      assert key in r["metrics"]
     assert r["mask_net_params"] > 0
+    assert math.isfinite(r["train"]["loss"]) and r["train"]["loss"] > 0
+    assert math.isfinite(r["train"]["mask_loss"])
+  # A filled box overlaps its own object: a floor that a broken evaluator would miss.
+  assert results["baselines"]["filled_box"]["seen_miou"] > 0.2
+  assert results["baselines"]["filled_box"]["unseen_miou"] > 0.2
   numbers = list(_finite_numbers(results))
   assert len(numbers) > 50
   bad = [(p, v) for p, v in numbers if not math.isfinite(v)]
