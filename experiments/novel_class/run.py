@@ -145,6 +145,9 @@ def main(argv=None):
   parser.add_argument("--arms", default=None,
                       help="comma-separated arm names to run (default: all of the mode)")
   parser.add_argument("--seeds", default=None, help="comma-separated seeds (default: the mode's)")
+  parser.add_argument("--arm_major", action="store_true",
+                      help="run every seed of an arm before the next arm (second tier); "
+                           "default: every arm of a seed before the next seed")
   parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                       help="override a setting (pilots), e.g. --set head_steps=150")
   args = parser.parse_args(argv)
@@ -215,17 +218,20 @@ def main(argv=None):
     report.write(stored, args.out)
 
   done = {(r["arm"], r["seed"]) for r in results["runs"]}
-  for seed in s["seeds"]:
-    for arm in arms:
-      if (arm.name, seed) in done:
-        continue
-      _log(f"arm {arm.name} seed {seed}")
-      record = run_arm(arm, seed, settings, detector, train, val, matches, _log)
-      shown = eval_lib.redact(record) if args.hide_unseen else record
-      _log("  ->", json.dumps({k: v for k, v in shown["metrics"].items()
-                               if not k.startswith("per_class")}), record["total"])
-      results["runs"].append(shown)
-      save()
+  if args.arm_major:
+    order = [(arm, seed) for arm in arms for seed in s["seeds"]]
+  else:
+    order = [(arm, seed) for seed in s["seeds"] for arm in arms]
+  for arm, seed in order:
+    if (arm.name, seed) in done:
+      continue
+    _log(f"arm {arm.name} seed {seed}")
+    record = run_arm(arm, seed, settings, detector, train, val, matches, _log)
+    shown = eval_lib.redact(record) if args.hide_unseen else record
+    _log("  ->", json.dumps({k: v for k, v in shown["metrics"].items()
+                             if not k.startswith("per_class")}), record["total"])
+    results["runs"].append(shown)
+    save()
   save()
   _log("done", results["elapsed"])
   return results
