@@ -30,8 +30,8 @@ from object_detection.dataset_tools import progress as progress_lib
 class ConversionSummary:
   """What a split conversion wrote and skipped.
 
-  images_skipped / annotations_skipped: Counter {reason: count}. Annotations that belonged to a
-  skipped image are counted under "image_skipped".
+  images_skipped / annotations_skipped / categories_skipped: Counter {reason: count}.
+  Annotations that belonged to a skipped image are counted under "image_skipped".
   """
   name: str
   output_paths: list
@@ -39,6 +39,7 @@ class ConversionSummary:
   annotations_written: int = 0
   images_skipped: collections.Counter = dataclasses.field(default_factory=collections.Counter)
   annotations_skipped: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+  categories_skipped: collections.Counter = dataclasses.field(default_factory=collections.Counter)
   problems: list = dataclasses.field(default_factory=list)
   seconds: float = 0.0
   categories: dict = dataclasses.field(default_factory=dict)  # {category id: name} of the json
@@ -51,6 +52,10 @@ class ConversionSummary:
       total = sum(counter.values())
       details = ", ".join(f"{reason}: {n}" for reason, n in sorted(counter.items()))
       lines.append(f"{self.name}: skipped {total} {title}" + (f" ({details})" if total else ""))
+    if self.categories_skipped:
+      details = ", ".join(f"{r}: {n}" for r, n in sorted(self.categories_skipped.items()))
+      lines.append(f"{self.name}: skipped {sum(self.categories_skipped.values())} categories "
+                   f"({details})")
     return "\n".join(lines)
 
 
@@ -105,7 +110,9 @@ def convert_coco_split(*, image_dir, annotations_file, output_base, num_shards, 
       raise DataError(f"{problem.message} [{problem.reason}; --strict stops at the first bad input]")
     report(problem.message)
     summary.problems.append(problem)
-    if problem.annotation_id is None and problem.reason in coco_image_worker.IMAGE_REASONS:
+    if problem.reason in coco_image_worker.CATEGORY_REASONS:
+      summary.categories_skipped[problem.reason] += 1
+    elif problem.annotation_id is None and problem.reason in coco_image_worker.IMAGE_REASONS:
       summary.images_skipped[problem.reason] += 1
     else:
       summary.annotations_skipped[problem.reason] += 1
