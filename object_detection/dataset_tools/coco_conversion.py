@@ -3,7 +3,10 @@
 Workers (spawned processes, no TensorFlow) read, check and encode each image and its masks
 (`coco_image_worker.convert_image`); this process builds the `tf.train.Example`s in input order
 and writes example `i` to shard `i % num_shards` (the original's round-robin). Shards appear under
-their final names only when the whole split succeeded (`tf_record_creation_util`).
+their final names only when the whole split succeeded, with a manifest that tells readers whether
+the set is complete (`tf_record_creation_util`, `data/shard_manifest.py`); temporary files of an
+earlier, killed run are removed at the start. Workers exit when this process dies (even by
+SIGKILL), see `coco_image_worker.init_worker`.
 """
 
 import collections
@@ -43,6 +46,7 @@ class ConversionSummary:
   problems: list = dataclasses.field(default_factory=list)
   seconds: float = 0.0
   categories: dict = dataclasses.field(default_factory=dict)  # {category id: name} of the json
+  manifest_path: str = ""  # the shard set's manifest (data/shard_manifest.py)
 
   def format(self):
     """Multi-line human summary (written at the end of every run)."""
@@ -90,6 +94,7 @@ def convert_coco_split(*, image_dir, annotations_file, output_base, num_shards, 
       is created (or replaced) when this raises.
   """
   # pylint: disable=import-outside-toplevel (see the note at the imports)
+  from object_detection.data import shard_manifest
   from object_detection.dataset_tools import tf_record_creation_util
   from object_detection.dataset_tools.dataset_util import make_tf_example
 
@@ -102,6 +107,7 @@ def convert_coco_split(*, image_dir, annotations_file, output_base, num_shards, 
   summary = ConversionSummary(
       name, tf_record_creation_util.shard_paths(output_base, num_shards, shard_suffix))
   summary.categories = dict(categories)
+  summary.manifest_path = shard_manifest.manifest_path(output_base, num_shards)
   bar = progress_lib.Progress(len(images), name, progress_stream)
   report = report or (lambda message: bar.message(f"warning: {message}", sys.stderr))
 
@@ -124,6 +130,8 @@ def convert_coco_split(*, image_dir, annotations_file, output_base, num_shards, 
       max_image_pixels=max_image_pixels, source=annotations_file)
   tasks = [(image, by_image.get(image["id"], [])) for image in images]
   os.makedirs(os.path.dirname(os.path.abspath(output_base)), exist_ok=True)
+  tf_record_creation_util.remove_stale_temporaries(
+      [tf_record_creation_util.temp_pattern(output_base + "-")], report)
   with contextlib.ExitStack() as stack:
     writers = tf_record_creation_util.open_sharded_output_tfrecords(
         stack, output_base, num_shards, shard_suffix)
@@ -163,7 +171,7 @@ def _results(stack, config, tasks, num_workers):
   # in a native decoder) raises BrokenProcessPool here instead of hanging the run forever.
   executor = concurrent.futures.ProcessPoolExecutor(
       num_workers, mp_context=multiprocessing.get_context("spawn"),
-      initializer=coco_image_worker.init_worker, initargs=(config,))
+      initializer=coco_image_worker.init_worker, initargs=(config, os.getpid()))
   # On an error, drop the queued work instead of finishing it (the shards are discarded anyway).
   stack.callback(executor.shutdown, wait=True, cancel_futures=True)
   chunksize = max(1, min(16, len(tasks) // (4 * num_workers)))

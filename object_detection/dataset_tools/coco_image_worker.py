@@ -13,6 +13,8 @@ import io
 import math
 import numbers
 import os
+import threading
+import time
 import warnings
 
 from PIL import Image
@@ -212,10 +214,25 @@ def _add_annotation(config, image, annotation, features):
 _WORKER_CONFIG = None
 
 
-def init_worker(config):
-  """Pool initializer: keeps the WorkerConfig for `convert_in_worker` (sent once per worker)."""
+def init_worker(config, parent_pid=None, poll_seconds=0.5):
+  """Pool initializer: keeps the WorkerConfig for `convert_in_worker` (sent once per worker).
+
+  Also starts a watchdog thread that ends this worker when its parent process is gone: a parent
+  killed with SIGKILL cannot shut the pool down, and workers blocked on the task queue would
+  otherwise live on (holding memory and the output directory) until someone kills them.
+  """
   global _WORKER_CONFIG
   _WORKER_CONFIG = config
+  parent_pid = os.getppid() if parent_pid is None else parent_pid
+  threading.Thread(target=_exit_with_parent, args=(parent_pid, poll_seconds), daemon=True,
+                   name="exit-with-parent").start()
+
+
+def _exit_with_parent(parent_pid, poll_seconds):
+  # Once the parent is gone the worker is re-parented (to init or a subreaper): getppid changes.
+  while os.getppid() == parent_pid:
+    time.sleep(poll_seconds)
+  os._exit(1)  # pylint: disable=protected-access (no cleanup: the parent's outputs are temporary)
 
 
 def convert_in_worker(task):

@@ -152,6 +152,9 @@ def write_label_map(path, categories):
   for category_id in sorted(categories):
     name = json.dumps(categories[category_id], ensure_ascii=False)  # text-format string literal
     lines.append(f"item {{\n  id: {int(category_id)}\n  name: {name}\n  display_name: {name}\n}}\n")
+  # pylint: disable=import-outside-toplevel (TensorFlow: see the note in coco_conversion)
+  from object_detection.dataset_tools import tf_record_creation_util
+  tf_record_creation_util.remove_stale_temporaries([tf_record_creation_util.temp_pattern(path)])
   temp = f"{path}.tmp-{os.getpid()}"
   with open(temp, "w", encoding="utf8") as f:
     f.write("".join(lines))

@@ -155,6 +155,8 @@ def convert(data_dir, year, split, annotations_dir, output_path, label_map_path,
   label_map_dict = load_label_map_dict(label_map_path)
   years = ["VOC2007", "VOC2012"] if year == "merged" else [year]
   counts = collections.Counter()
+  tf_record_creation_util.remove_stale_temporaries(
+      [tf_record_creation_util.temp_pattern(output_path)], report)
   with contextlib.ExitStack() as stack:
     (writer,) = tf_record_creation_util.open_atomic_tfrecords(stack, [output_path])
     for voc_year in years:
