@@ -6,28 +6,37 @@
                                     input_context=input_context)
 
 Order (as the original's dataset_builder, FEATURES.md §1.6): glob the input paths -> shard the
-file list per input pipeline (tf.distribute.InputContext) -> shuffle file names -> repeat
-(num_epochs, 0 = forever) -> interleave `num_readers` files (`read_block_length` records at a
-time) -> shuffle records (`shuffle_buffer_size`) -> keep 1 of `sample_1_of_n_examples` -> decode
--> transform (with a per-example [2] stateless seed) -> batch (`drop_remainder`) -> prefetch
+file list per input pipeline (tf.distribute.InputContext) -> check the files (data/record_files.py:
+manifests, not-TFRecord files, no records at all) -> shuffle file names -> repeat (num_epochs,
+0 = forever) -> interleave `num_readers` files (`read_block_length` records at a time; each
+record keeps its file and index) -> shuffle records (`shuffle_buffer_size`) -> keep 1 of
+`sample_1_of_n_examples` -> decode + transform (with a per-example [2] stateless seed), guarded:
+a record that fails is logged with file and index, counted and dropped, or with
+`strict_records` stops the run (data/record_guard.py) -> batch (`drop_remainder`) -> prefetch
 (AUTOTUNE).
 
 Differences from the original, on purpose: file names are sharded *before* they are shuffled
 (the original shuffled first with an unseeded shuffle, so workers could read overlapping files);
 when there are fewer files than input pipelines, records are sharded instead of files; prefetch
 is AUTOTUNE (`num_prefetch_batches` is not used) and maps use AUTOTUNE parallelism
-(`num_parallel_batches` is not used).
+(`num_parallel_batches` is not used); bad records and files are skipped and counted where the
+original ends the run with a TensorFlow error naming neither (docs/RELIABILITY.md).
 """
 
 import logging
+import re
 
 import tensorflow as tf
 
 from object_detection.core.errors import ConfigError
 from object_detection.data import decoder as decoder_lib
+from object_detection.data import record_files
+from object_detection.data import record_guard
+from object_detection.data import shard_manifest
 from object_detection.protos import input_reader_pb2
 
 _LOG = logging.getLogger(__name__)
+_TEMPORARY = re.compile(r"\.tmp-\d+$")  # a dataset tool's unfinished output
 
 
 # InputReader fields whose data this package does not load: a config that sets them fails at
@@ -74,9 +83,18 @@ def _input_files(config, field_path):
   patterns = list(config.tf_record_input_reader.input_path)
   if not patterns:
     raise ConfigError(f"{field_path}.tf_record_input_reader.input_path: no input path given")
-  files = []
+  files, temporaries = [], []
   for pattern in patterns:
-    files.extend(sorted(tf.io.gfile.glob(pattern)))
+    for path in sorted(tf.io.gfile.glob(pattern)):
+      if shard_manifest.is_manifest(path):
+        continue  # a shard set's manifest (a broad glob such as dir/* matches it)
+      if _TEMPORARY.search(path):
+        temporaries.append(path)
+        continue
+      files.append(path)
+  if temporaries:
+    _LOG.warning("%s: left out %d temporary file(s) of an unfinished conversion (e.g. %s)",
+                 field_path, len(temporaries), temporaries[0])
   if not files:
     raise ConfigError(f"{field_path}.tf_record_input_reader.input_path: no file matches "
                       f"(got {patterns}; expected existing TFRecord files or globs)")
@@ -85,7 +103,13 @@ def _input_files(config, field_path):
 
 def read_dataset(config, input_context=None, seed=None, deterministic=None,
                  field_path="input_reader"):
-  """Serialized records from the TFRecord files of an InputReader (see the module docstring).
+  """Records of the TFRecord files of an InputReader (see the module docstring), each with the
+  file it comes from and its index in that file.
+
+  The files are checked first (`record_files.check_input_files`): not-TFRecord files are
+  reported and left out, shard-set manifests are checked, and input without any record is a
+  `DataError`. Files that stop short of their size while being read are reported and the rest of
+  them skipped (counted under `record_guard.health(field_path)`).
 
   Args:
     config: InputReader message.
@@ -93,33 +117,32 @@ def read_dataset(config, input_context=None, seed=None, deterministic=None,
     seed: optional int seed for the shuffles.
     deterministic: force deterministic (True) or allow non-deterministic (False) element order;
       None = deterministic unless `config.shuffle`.
+    field_path: where the InputReader sits in the pipeline config (messages, counts).
   Returns:
-    tf.data.Dataset of [] string.
+    tf.data.Dataset of (path [] string, index [] int64, record [] string).
   """
   files = _input_files(config, field_path)
   num_pipelines = input_context.num_input_pipelines if input_context else 1
   pipeline_id = input_context.input_pipeline_id if input_context else 0
   shard_records = False
-  dataset = tf.data.Dataset.from_tensor_slices(files)
   if num_pipelines > 1:
     if len(files) >= num_pipelines:
-      dataset = dataset.shard(num_pipelines, pipeline_id)
+      files = files[pipeline_id::num_pipelines]  # Dataset.shard's split, done before the checks
     else:
       _LOG.warning("%s: %d files for %d input pipelines; sharding records instead of files",
                    field_path, len(files), num_pipelines)
       shard_records = True
-  num_readers = max(1, min(int(config.num_readers), len(files)))
-  if config.shuffle:
-    dataset = dataset.shuffle(max(1, int(config.filenames_shuffle_buffer_size)), seed=seed,
-                              reshuffle_each_iteration=True)
-  dataset = dataset.repeat(int(config.num_epochs) or None)
+  record_guard.health(field_path).strict = bool(config.strict_records)
+  files, sizes = record_files.check_input_files(
+      files, field_path, f"{field_path}.tf_record_input_reader.input_path",
+      strict=bool(config.strict_records))
   if deterministic is None:
     deterministic = not config.shuffle
-  parallel = {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": deterministic}
-  dataset = dataset.interleave(
-      lambda f: tf.data.TFRecordDataset(f, buffer_size=8 * 1000 * 1000),
-      cycle_length=num_readers, block_length=max(1, int(config.read_block_length)),
-      **(parallel if num_readers > 1 else {}))
+  dataset = record_files.read_records(
+      files, sizes, field_path, num_readers=config.num_readers,
+      block_length=config.read_block_length, shuffle=config.shuffle, seed=seed,
+      filenames_shuffle_buffer_size=config.filenames_shuffle_buffer_size,
+      num_epochs=config.num_epochs, deterministic=deterministic)
   if shard_records:
     dataset = dataset.shard(num_pipelines, pipeline_id)
   if config.shuffle:
@@ -130,6 +153,10 @@ def read_dataset(config, input_context=None, seed=None, deterministic=None,
 def build(input_reader_config, batch_size=None, transform_input_data_fn=None, input_context=None,
           seed=None, deterministic=None, field_path="input_reader"):
   """The full pipeline: read, sample, decode, transform, batch, prefetch.
+
+  Decoding and the transform run per record inside `record_guard.guarded_map`: a record on
+  which either fails is logged with its file and index, counted and skipped (or, with
+  `strict_records`, stops the run with a DataError naming it).
 
   Args:
     input_reader_config: InputReader message.
@@ -150,17 +177,44 @@ def build(input_reader_config, batch_size=None, transform_input_data_fn=None, in
   n = int(input_reader_config.sample_1_of_n_examples)
   if n > 1:
     dataset = dataset.shard(n, 0)
-  dataset = dataset.map(decoder.decode, num_parallel_calls=tf.data.AUTOTUNE,
-                        deterministic=deterministic)
   if transform_input_data_fn is not None:
     pipeline_id = input_context.input_pipeline_id if input_context else 0
     seeds = tf.data.Dataset.random(seed=None if seed is None else seed + 7919 * pipeline_id)
     seeds = seeds.batch(2, drop_remainder=True)
     dataset = tf.data.Dataset.zip((dataset, seeds)).map(
-        transform_input_data_fn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+        lambda record, example_seed: (*record, example_seed))
+
+    def decode_and_transform(serialized, example_seed):
+      return transform_input_data_fn(decoder.decode(serialized), example_seed)
+    fn = decode_and_transform
+  else:
+    fn = decoder.decode
+  dataset = record_guard.guarded_map(
+      dataset, fn, field_path, _diagnose_fn(decoder, transform_input_data_fn),
+      num_parallel_calls=tf.data.AUTOTUNE)
   if batch_size:
     dataset = dataset.batch(batch_size, drop_remainder=input_reader_config.drop_remainder,
                             num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
   options = tf.data.Options()
   options.deterministic = bool(deterministic)
   return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def _diagnose_fn(decoder, transform_input_data_fn):
+  """`diagnose(record, [seed])` -> why decoding (then the transform) fails on that record."""
+  transform = None
+  if transform_input_data_fn is not None:
+    transform = tf.function(lambda record, seed: transform_input_data_fn(decoder.decode(record),
+                                                                         seed))
+
+  def diagnose(record, *seed):
+    reason = decoder.diagnose(record)
+    if reason is not None or transform is None:
+      return reason or "failed in the pipeline, though it decodes on its own (a transient error?)"
+    try:
+      transform(tf.constant(record, tf.string), tf.constant(seed[0], tf.int64))
+    except (tf.errors.OpError, ValueError) as e:
+      return "preprocessing failed: " + decoder_lib.clean_tf_message(
+          getattr(e, "message", None) or str(e))
+    return "failed in the pipeline, though it decodes and preprocesses on its own (transient?)"
+  return diagnose

@@ -14,6 +14,7 @@ import tensorflow as tf
 from object_detection.builders import model_builder
 from object_detection.builders import optimizer_builder
 from object_detection.config import loader
+from object_detection.data import record_guard
 from object_detection.eval import eval_loop
 from object_detection.eval import metrics as metrics_lib
 from object_detection.eval import visualize
@@ -150,7 +151,11 @@ class EvalRunner:
   def build(self):
     """Creates the model's variables (and EMA shadows) with one forward pass."""
     if not self._built:
-      features, _ = next(iter(self.dataset()))
+      try:
+        features, _ = next(iter(self.dataset()))
+      except tf.errors.OpError as e:
+        record_guard.raise_pending(e)
+        raise
       self.model.postprocess(self.model.predict(features["image"], features["true_image_shape"]),
                              features["true_image_shape"])
       if self.eval_config.use_moving_averages:

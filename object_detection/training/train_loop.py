@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from object_detection.core import fields
 from object_detection.core.errors import ConfigError
+from object_detection.data import record_guard
 from object_detection.training import checkpoints
 from object_detection.training import distribution
 from object_detection.training import moving_average as ema_lib
@@ -74,7 +75,20 @@ def _build_variables(model, optimizer, features):
 
 
 def _first_batch(dataset):
-  return next(iter(dataset))
+  try:
+    return next(iter(dataset))
+  except tf.errors.OpError as e:
+    record_guard.raise_pending(e)  # a bad-input DataError stopped the pipeline: raise that
+    raise
+
+
+def _skipped_note():
+  """`, skipped N bad input records (see the log)` when the input pipeline skipped any."""
+  totals = record_guard.totals()
+  parts = [f"{totals['skipped_records']} bad input records"] if totals["skipped_records"] else []
+  if totals["unreadable_files"]:
+    parts.append(f"{totals['unreadable_files']} unreadable input files")
+  return f", skipped {' and '.join(parts)} (see the log)" if parts else ""
 
 
 def _format_eta(seconds):
@@ -159,12 +173,17 @@ def train(model_fn, optimizer_fn, dataset_fn, model_dir, settings, strategy=None
   start_step, start_time = step, time.time()
   last_log_step, last_log_time = step, start_time
   last_summary = step // max(settings.summary_every_n, 1)
+  input_health = None  # bad-input totals last written to the summaries
   while settings.num_steps <= 0 or step < settings.num_steps:
     next_ckpt = (step // settings.checkpoint_every_n + 1) * settings.checkpoint_every_n
     n = min(settings.steps_per_loop, settings.log_every_n, next_ckpt - step)
     if settings.num_steps > 0:
       n = min(n, settings.num_steps - step)
-    losses = run_steps(iterator, tf.constant(n, tf.int64))
+    try:
+      losses = run_steps(iterator, tf.constant(n, tf.int64))
+    except tf.errors.OpError as e:
+      record_guard.raise_pending(e)
+      raise
     step = int(global_step.numpy())
     total = float(losses[train_step.TOTAL])
     if not np.isfinite(total):
@@ -180,13 +199,15 @@ def train(model_fn, optimizer_fn, dataset_fn, model_dir, settings, strategy=None
              if settings.num_steps > 0 else "")
       progress(f"step {step}{'/' + str(settings.num_steps) if settings.num_steps else ''} "
                f"loss {total:.4f} lr {float(schedule(optimizer.iterations)):.3g} "
-               f"{rate:.2f} steps/s{eta}")
+               f"{rate:.2f} steps/s{eta}{_skipped_note()}")
       last_log_step, last_log_time = step, now
     if step // max(settings.summary_every_n, 1) != last_summary or step == settings.num_steps:
       last_summary = step // max(settings.summary_every_n, 1)
+  input_health = None  # bad-input totals last written to the summaries
       with writer.as_default():
         summaries.write_scalars(losses, float(schedule(optimizer.iterations)),
                                 (step - start_step) / max(now - start_time, 1e-9), step)
+        input_health = summaries.write_input_health(step, input_health)
     if step % settings.checkpoint_every_n == 0 or step == settings.num_steps:
       manager.save(checkpoint_number=step)
       last_saved = step
