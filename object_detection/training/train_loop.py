@@ -203,7 +203,6 @@ def train(model_fn, optimizer_fn, dataset_fn, model_dir, settings, strategy=None
       last_log_step, last_log_time = step, now
     if step // max(settings.summary_every_n, 1) != last_summary or step == settings.num_steps:
       last_summary = step // max(settings.summary_every_n, 1)
-  input_health = None  # bad-input totals last written to the summaries
       with writer.as_default():
         summaries.write_scalars(losses, float(schedule(optimizer.iterations)),
                                 (step - start_step) / max(now - start_time, 1e-9), step)
