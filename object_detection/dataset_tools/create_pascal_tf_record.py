@@ -12,8 +12,9 @@ the order of the xml's objects, 0 is background and 255 the "void" border, which
 object. Only part of VOC is segmented: without --require_masks a record has masks only when its
 PNG exists (the others have boxes only); with --require_masks the image list is read from
 ImageSets/Segmentation and unsegmented images are skipped. Images whose xml, JPEG or mask is
-missing or broken are reported and skipped; objects of classes absent from the label map are
-reported and skipped. The output file appears only when the whole run succeeded.
+missing or broken are reported and skipped; objects of classes absent from the label map, or with a
+box that is not 4 finite numbers inside the image, or flags other than 0/1,
+are reported and skipped. The output file appears only when the whole run succeeded.
 """
 
 import argparse
@@ -21,6 +22,7 @@ import collections
 import contextlib
 import hashlib
 import io
+import math
 import os
 import sys
 
@@ -83,15 +85,20 @@ def dict_to_tf_example(data, dataset_directory, label_map_dict, ignore_difficult
     raise SkipImage(f"{image_path}: image does not decode ({type(e).__name__}: {e})") from e
   if image.format != "JPEG":
     raise SkipImage(f"{image_path}: image format not JPEG (got {image.format}; expected JPEG)")
-  width, height = int(data["size"]["width"]), int(data["size"]["height"])
+  size = data.get("size")
+  width, height = (_positive_int(size.get("width")), _positive_int(size.get("height"))) \
+      if isinstance(size, dict) else (None, None)
+  if width is None or height is None:
+    raise SkipImage(f"{image_path}: <size> needs integer <width> and <height> > 0 (got "
+                    f"{size!r})")
 
   kept = []  # (index in the xml, object dict)
   for index, obj in enumerate(data.get("object", [])):
-    if ignore_difficult_instances and bool(int(obj.get("difficult", 0))):
+    problem = _object_problem(obj, width, height, label_map_dict)
+    if problem is not None:
+      report(f"{image_path}: object {index} skipped, {problem}")
       continue
-    if obj["name"] not in label_map_dict:
-      report(f"{image_path}: object {index} skipped, class not in the label map (got "
-             f"{obj['name']!r}; expected one of {sorted(label_map_dict)})")
+    if ignore_difficult_instances and obj["difficult"]:
       continue
     kept.append((index, obj))
 
@@ -99,18 +106,59 @@ def dict_to_tf_example(data, dataset_directory, label_map_dict, ignore_difficult
                               [index for index, _ in kept], height, width)
   boxes = []
   for _, obj in kept:
-    box = obj["bndbox"]
-    boxes.append((float(box["ymin"]) / height, float(box["xmin"]) / width,
-                  float(box["ymax"]) / height, float(box["xmax"]) / width))
+    xmin, ymin, xmax, ymax = obj["box"]
+    boxes.append((ymin / height, xmin / width, ymax / height, xmax / width))
   objs = [obj for _, obj in kept]
   return dataset_util.make_tf_example(
       encoded_image=encoded, image_format="jpeg", height=height, width=width,
       filename=filename, source_id=filename, sha256=hashlib.sha256(encoded).hexdigest(),
       boxes=boxes, class_labels=[label_map_dict[o["name"]] for o in objs],
       class_texts=[o["name"] for o in objs],
-      difficult=[int(o.get("difficult", 0)) for o in objs],
-      truncated=[int(o.get("truncated", 0)) for o in objs],
-      view=[o.get("pose", "") for o in objs], masks_png=masks_png)
+      difficult=[o["difficult"] for o in objs], truncated=[o["truncated"] for o in objs],
+      view=[o["pose"] for o in objs], masks_png=masks_png)
+
+
+def _positive_int(text):
+  try:
+    value = int(str(text).strip())
+  except ValueError:
+    return None
+  return value if value > 0 else None
+
+
+def _flag(obj, key):
+  """<difficult>/<truncated>: 0 or 1 (absent = 0), else None."""
+  text = str(obj.get(key, "0")).strip() or "0"
+  return int(text) if text in ("0", "1") else None
+
+
+def _object_problem(obj, width, height, label_map_dict):
+  """Why a VOC <object> cannot be used, or None; on None, `obj` gains "box" (xmin, ymin, xmax,
+  ymax floats), "difficult", "truncated" (ints) and "pose" (str)."""
+  if not isinstance(obj, dict):
+    return f"not an <object> with children (got {obj!r})"
+  name = obj.get("name")
+  if name not in label_map_dict:
+    return (f"class not in the label map (got {name!r}; expected one of "
+            f"{sorted(label_map_dict)})")
+  box = obj.get("bndbox")
+  try:
+    xmin, ymin, xmax, ymax = (float(box[k]) for k in ("xmin", "ymin", "xmax", "ymax"))
+  except (TypeError, KeyError, ValueError):
+    return f"<bndbox> needs numbers xmin, ymin, xmax, ymax (got {box!r})"
+  if not all(math.isfinite(v) for v in (xmin, ymin, xmax, ymax)):
+    return f"<bndbox> values must be finite (got {box!r})"
+  if not (0 <= xmin < xmax <= width and 0 <= ymin < ymax <= height):
+    return (f"<bndbox> is empty or leaves the {width}x{height} image (got xmin={xmin:g}, "
+            f"ymin={ymin:g}, xmax={xmax:g}, ymax={ymax:g})")
+  difficult, truncated = _flag(obj, "difficult"), _flag(obj, "truncated")
+  if difficult is None or truncated is None:
+    return (f"<difficult> and <truncated> must be 0 or 1 (got {obj.get('difficult')!r}, "
+            f"{obj.get('truncated')!r})")
+  pose = obj.get("pose", "")
+  obj.update(box=(xmin, ymin, xmax, ymax), difficult=difficult, truncated=truncated,
+             pose=pose if isinstance(pose, str) else "")
+  return None
 
 
 def _instance_masks(dataset_directory, folder, subdirectory, filename, xml_indices, height, width):
