@@ -133,8 +133,8 @@ def mutate_example(example, rng):
     kind = (features[key].WhichOneof("kind") or "float_list").split("_")[0]
     _set_feature(features[key], kind, _random_values(rng, kind))
   elif op == "image":
-    original = features["image/encoded"].bytes_list.value[0] if "image/encoded" in features \
-        else b""
+    values = features["image/encoded"].bytes_list.value if "image/encoded" in features else []
+    original = values[0] if values else b""
     choice = rng.choice(["truncate", "flip", "garbage", "PNG", "JPEG", "GIF", "BMP", "gray",
                          "rgba", "16bit", "empty"])
     if choice == "truncate":

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Input-pipeline throughput of a base revision vs the working tree, runs interleaved (A B A B ...)
+# so that load on a shared machine hits both sides alike. Prints each run and the median ratio.
+#
+#   bash benchmarks/input_pipeline_ab.sh main 3 --batch_size 8 --num_batches 20
+#
+# Args: base revision (default main), runs per side (default 3), then arguments for
+# benchmarks/input_pipeline_benchmark.py. Uses $PYTHON (default .venv/bin/python) and $DATA
+# (default ../shared/data/coco_mini).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BASE=${1:-main}; RUNS=${2:-3}; shift $(( $# < 2 ? $# : 2 ))
+PY=${PYTHON:-.venv/bin/python}
+PY="$(cd "$(dirname "$PY")" && pwd)/$(basename "$PY")"
+DATA=${DATA:-$(cd .. && pwd)/shared/data/coco_mini}
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+git archive "$BASE" | tar -x -C "$TMP"
+"$PY" "$TMP/object_detection/protos/_compile.py" "$TMP/protos" "$TMP" >/dev/null
+export TF_CPP_MIN_LOG_LEVEL=2
+for i in $(seq "$RUNS"); do
+  for side in base head; do
+    root=$([ "$side" = base ] && echo "$TMP" || pwd)
+    rate=$(cd "$root" && PYTHONPATH="$root" PYTHONDONTWRITEBYTECODE=1 "$PY" \
+             benchmarks/input_pipeline_benchmark.py --data_dir "$DATA" "$@" 2>/dev/null | grep "input pipeline:" \
+           | sed 's/.*: \([0-9.]*\) batches\/s.*/\1/')
+    echo "$side run $i: $rate batches/s"
+    echo "$side $rate" >> "$TMP/rates"
+  done
+done
+"$PY" - "$TMP/rates" <<'PYEOF'
+import statistics, sys
+rates = {"base": [], "head": []}
+for line in open(sys.argv[1]):
+  side, rate = line.split()
+  rates[side].append(float(rate))
+b, h = statistics.median(rates["base"]), statistics.median(rates["head"])
+print(f"median: base {b:.3f}, head {h:.3f} batches/s; head/base = {h / b:.3f}")
+PYEOF
