@@ -102,7 +102,7 @@ def _input_files(config, field_path):
 
 
 def read_dataset(config, input_context=None, seed=None, deterministic=None,
-                 field_path="input_reader"):
+                 field_path="input_reader", stop_table=None):
   """Records of the TFRecord files of an InputReader (see the module docstring), each with the
   file it comes from and its index in that file.
 
@@ -118,6 +118,7 @@ def read_dataset(config, input_context=None, seed=None, deterministic=None,
     deterministic: force deterministic (True) or allow non-deterministic (False) element order;
       None = deterministic unless `config.shuffle`.
     field_path: where the InputReader sits in the pipeline config (messages, counts).
+    stop_table: see `record_files.read_records` (given by `build`).
   Returns:
     tf.data.Dataset of (path [] string, index [] int64, record [] string).
   """
@@ -142,7 +143,7 @@ def read_dataset(config, input_context=None, seed=None, deterministic=None,
       files, sizes, field_path, num_readers=config.num_readers,
       block_length=config.read_block_length, shuffle=config.shuffle, seed=seed,
       filenames_shuffle_buffer_size=config.filenames_shuffle_buffer_size,
-      num_epochs=config.num_epochs, deterministic=deterministic)
+      num_epochs=config.num_epochs, deterministic=deterministic, stop_table=stop_table)
   if shard_records:
     dataset = dataset.shard(num_pipelines, pipeline_id)
   if config.shuffle:
@@ -173,7 +174,9 @@ def build(input_reader_config, batch_size=None, transform_input_data_fn=None, in
   decoder = build_decoder(input_reader_config, field_path)
   if deterministic is None:
     deterministic = not input_reader_config.shuffle or seed is not None
-  dataset = read_dataset(input_reader_config, input_context, seed, deterministic, field_path)
+  stop_table = record_guard.make_stop_table()
+  dataset = read_dataset(input_reader_config, input_context, seed, deterministic, field_path,
+                         stop_table)
   n = int(input_reader_config.sample_1_of_n_examples)
   if n > 1:
     dataset = dataset.shard(n, 0)
@@ -191,7 +194,7 @@ def build(input_reader_config, batch_size=None, transform_input_data_fn=None, in
     fn = decoder.decode
   dataset = record_guard.guarded_map(
       dataset, fn, field_path, _diagnose_fn(decoder, transform_input_data_fn),
-      num_parallel_calls=tf.data.AUTOTUNE)
+      num_parallel_calls=tf.data.AUTOTUNE, stop_table=stop_table)
   if batch_size:
     dataset = dataset.batch(batch_size, drop_remainder=input_reader_config.drop_remainder,
                             num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)

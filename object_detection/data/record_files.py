@@ -128,7 +128,7 @@ def check_input_files(files, name, where, strict=False):
 
 def read_records(files, sizes, name, num_readers, block_length, shuffle=False, seed=None,
                  filenames_shuffle_buffer_size=100, num_epochs=0, deterministic=True,
-                 buffer_size=8 * 1000 * 1000):
+                 buffer_size=8 * 1000 * 1000, stop_table=None):
   """Interleaved records of `files`, each with its file and 0-based index in that file.
 
   Per file, the records come from `TFRecordDataset(...).ignore_errors()` (a read error ends that
@@ -143,6 +143,8 @@ def read_records(files, sizes, name, num_readers, block_length, shuffle=False, s
     num_readers: files read at once (cycle length); block_length: records taken from each in turn.
     shuffle: shuffle the file order (each epoch), buffer `filenames_shuffle_buffer_size`.
     num_epochs: 0 = repeat forever.
+    stop_table: optional `record_guard.make_stop_table()`: a DataError (strict) is stored there
+      for the downstream `record_guard.guarded_map` to raise, instead of raised here.
   Returns:
     tf.data.Dataset of (path [] string, index [] int64, record [] string).
   """
@@ -177,7 +179,7 @@ def read_records(files, sizes, name, num_readers, block_length, shuffle=False, s
     def at_end():
       short = tf.not_equal(nbytes, size)
       reported = tf.cond(short, lambda: record_guard.report_in_graph(
-          report, [path, count, nbytes, size]), lambda: tf.constant(""))
+          report, [path, count, nbytes, size], stop_table), lambda: tf.constant(""))
       with tf.control_dependencies([reported, progress.remove(key)]):
         return tf.constant(False)
 

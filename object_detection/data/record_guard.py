@@ -153,15 +153,26 @@ def raise_pending(error=None):
     raise DataError(str(fatal)) from error
 
 
-def report_in_graph(py_report, inputs):
+def make_stop_table():
+  """A one-entry table through which a stage upstream of `guarded_map` stops the pipeline.
+
+  `guarded_map` drops errors raised upstream of it (its `ignore_errors` cannot tell them apart),
+  so the file reader (`record_files.read_records`) writes a DataError's message here instead and
+  `guarded_map` raises it with the next record.
+  """
+  return tf.lookup.experimental.MutableHashTable(tf.int64, tf.string, "")
+
+
+def report_in_graph(py_report, inputs, stop_table=None):
   """Runs `py_report(*inputs)` (a Python function that may raise DataError) in a py_function.
 
   A DataError does not escape the py_function (TensorFlow would log it with a Python traceback):
-  its message is returned and raised by an in-graph assertion instead, and `raise_pending` turns
-  the resulting TF error back into the DataError.
+  its message is returned and raised by an in-graph assertion instead (or, with `stop_table`,
+  stored there for `guarded_map` to raise), and `raise_pending` turns the resulting TF error back
+  into the DataError.
 
   Returns:
-    [] string tensor (empty) to use as a control dependency.
+    [] string tensor to use as a control dependency.
   """
   def call(*args):
     try:
@@ -171,8 +182,18 @@ def report_in_graph(py_report, inputs):
     return ""
 
   message = tf.reshape(tf.py_function(call, inputs, tf.string), [])
+  if stop_table is not None:
+    stored = tf.cond(tf.equal(message, ""), lambda: tf.constant(True), lambda: _store(
+        stop_table, message))
+    with tf.control_dependencies([stored]):
+      return tf.identity(message)
   with tf.control_dependencies([tf.debugging.Assert(tf.equal(message, ""), [message])]):
     return tf.identity(message)
+
+
+def _store(stop_table, message):
+  with tf.control_dependencies([stop_table.insert(tf.constant([0], tf.int64), message[None])]):
+    return tf.constant(True)
 
 
 def _placeholder(spec):
@@ -184,7 +205,8 @@ def _placeholder(spec):
   return tf.zeros(shape, spec.dtype)
 
 
-def guarded_map(dataset, fn, name, diagnose, num_parallel_calls=tf.data.AUTOTUNE):
+def guarded_map(dataset, fn, name, diagnose, num_parallel_calls=tf.data.AUTOTUNE,
+                stop_table=None):
   """Applies `fn` to every record; records on which it fails are reported and dropped.
 
   How (the normal path has no Python and no nesting; ~tens of microseconds per record):
@@ -205,6 +227,8 @@ def guarded_map(dataset, fn, name, diagnose, num_parallel_calls=tf.data.AUTOTUNE
     diagnose: `diagnose(record bytes, *extra numpy values) -> str`, the reason (eager, only
       called for failed records).
     num_parallel_calls: of the map that runs `fn` (its order is always kept: step 3 needs it).
+    stop_table: optional `make_stop_table()` shared with the stages upstream; a message found
+      there stops the pipeline.
   Returns:
     tf.data.Dataset of `fn`'s outputs.
   """
@@ -251,7 +275,11 @@ def guarded_map(dataset, fn, name, diagnose, num_parallel_calls=tf.data.AUTOTUNE
     missing = tf.range(expected, seq)
     reported = tf.cond(tf.size(missing) > 0, lambda: report_keys(missing),
                        lambda: tf.constant(""))
-    with tf.control_dependencies([reported, infos.remove(seq[None]), records.remove(seq[None])]):
+    checks = [reported, infos.remove(seq[None]), records.remove(seq[None])]
+    if stop_table is not None:
+      stop = tf.reshape(stop_table.lookup(tf.constant([0], tf.int64)), [])
+      checks.append(tf.debugging.Assert(tf.equal(stop, ""), [stop]))
+    with tf.control_dependencies(checks):
       return seq + 1, tf.nest.map_structure(tf.identity, out)
 
   @tf.autograph.experimental.do_not_convert

@@ -151,6 +151,20 @@ def test_truncated_file_keeps_its_good_records_and_names_where_it_stops(tmp_path
   del other
 
 
+def test_strict_records_stops_at_a_truncated_file(tmp_path):
+  path = _write(tmp_path / "d-00000-of-00001", [_good(0), _good(1), _good(2)])
+  data = open(path, "rb").read()
+  with open(path, "wb") as f:
+    f.write(data[:-40])
+  dataset = dataset_builder.build(_reader(path, "strict_records: true"),
+                                  field_path="train_input_reader")
+  with pytest.raises(tf.errors.OpError) as info:
+    _ids(dataset)
+  with pytest.raises(DataError, match=f"train_input_reader: {path}: unreadable from record 2 on "
+                     r".*\(input_reader.strict_records stops at the first bad file\)"):
+    record_guard.raise_pending(info.value)
+
+
 def test_not_a_tfrecord_file_is_left_out_at_start(tmp_path, caplog):
   good = _write(tmp_path / "a.tfrecord", [_good(0)])
   junk = tmp_path / "b.tfrecord"
