@@ -233,7 +233,6 @@ def guarded_map(dataset, fn, name, diagnose, num_parallel_calls=tf.data.AUTOTUNE
     tf.data.Dataset of `fn`'s outputs.
   """
   state = health(name)
-  num_extra = len(dataset.element_spec) - 3
   infos = tf.lookup.experimental.MutableHashTable(tf.int64, tf.string, "")
   records = tf.lookup.experimental.MutableHashTable(tf.int64, tf.string, "")
 
@@ -266,8 +265,9 @@ def guarded_map(dataset, fn, name, diagnose, num_parallel_calls=tf.data.AUTOTUNE
 
   def report_keys(keys):
     reported = report_in_graph(report, [keys, infos.lookup(keys), records.lookup(keys)])
-    with tf.control_dependencies([reported, infos.remove(keys), records.remove(keys)]):
-      return tf.constant("")
+    with tf.control_dependencies([reported]):  # removed only once looked up and reported
+      with tf.control_dependencies([infos.remove(keys), records.remove(keys)]):
+        return tf.constant("")
 
   @tf.autograph.experimental.do_not_convert
   def check(expected, element):
