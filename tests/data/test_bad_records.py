@@ -237,3 +237,15 @@ def test_training_input_keeps_static_shapes_and_skips_bad_records(tmp_path):
   assert features[F.image].shape == (3, 16, 16, 3)
   assert labels[F.groundtruth_instance_masks].shape == (3, 4, 16, 16)
   assert record_guard.health("train_input_reader").skipped_records == 2
+
+
+def test_header_check_agrees_with_tensorflows_writer(tmp_path):
+  from object_detection.data import record_files
+  path = _write(tmp_path / "x", [b"abc", b"defgh"])
+  data = open(path, "rb").read()
+  assert record_files.header_problem(data[:12], len(data)) is None
+  assert record_files.masked_crc32c(data[:8]) == int.from_bytes(data[8:12], "little")
+  assert "checksum does not match" in record_files.header_problem(b"\x00" * 12, 100)
+  assert record_files.header_problem(data[:12], 10).startswith("not a TFRecord file (10 bytes")
+  assert record_files.header_problem(data[:12], 17).startswith("truncated: its first record "
+                                                               "needs 19 bytes, the file has 17")
