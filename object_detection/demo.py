@@ -117,7 +117,7 @@ def run_demo(output_dir="demo_output", steps=1000, num_train=320, num_val=48, ba
   from object_detection.export import exporter_lib  # pylint: disable=import-outside-toplevel
   from object_detection.config import loader  # pylint: disable=import-outside-toplevel
   from object_detection import inference  # pylint: disable=import-outside-toplevel
-  from object_detection.training import model_lib  # pylint: disable=import-outside-toplevel
+  from object_detection import model_lib  # pylint: disable=import-outside-toplevel
   t0 = time.time()
   data_dir = os.path.join(output_dir, "data")
   model_dir = os.path.join(output_dir, "model")

@@ -34,10 +34,10 @@ def category_index_for(exported_dir, label_map_path=None):
   if not label_map_path:
     config = os.path.join(exported_dir, "pipeline.config")
     if os.path.exists(config):
+      from object_detection.builders import eval_builder  # pylint: disable=import-outside-toplevel
       from object_detection.config import loader  # pylint: disable=import-outside-toplevel
       pipeline = loader.parse_pipeline_text(loader.read_text(config), config)
-      readers = list(pipeline.eval_input_reader) or [pipeline.train_input_reader]
-      label_map_path = readers[0].label_map_path
+      label_map_path = eval_builder.label_map_path(pipeline)
   if label_map_path and os.path.exists(label_map_path):
     return label_map_util.create_category_index_from_labelmap(label_map_path)
   return {}

@@ -65,9 +65,10 @@ def export_inference_graph(input_type, pipeline_config, trained_checkpoint_dir,
                            output_directory):
   """Builds the model from `pipeline_config`, restores the latest checkpoint and exports it."""
   from object_detection.builders import model_builder  # pylint: disable=import-outside-toplevel
+  from object_detection.builders import train_builder  # pylint: disable=import-outside-toplevel
   model = model_builder.build(pipeline_config.model, is_training=False)
-  restore_model(model, trained_checkpoint_dir,
-                use_moving_average=pipeline_config.train_config.optimizer.use_moving_average,
+  settings = train_builder.train_settings(pipeline_config.train_config)
+  restore_model(model, trained_checkpoint_dir, use_moving_average=settings.use_moving_average,
                 build_size=_build_size(pipeline_config.model))
   return export_model(model, output_directory, input_type, pipeline_config)
 
@@ -77,8 +78,6 @@ def _build_size(model_config):
   from object_detection.utils import config_util  # pylint: disable=import-outside-toplevel
   try:
     size = config_util.get_spatial_image_size(config_util.get_image_resizer_config(model_config))
-    if size and all(s and s > 0 for s in size):
-      return tuple(int(s) for s in size)
-  except (ValueError, AttributeError):
-    pass
-  return (64, 64)
+  except ValueError:  # ConfigError: a meta-architecture without an image resizer
+    return (64, 64)
+  return tuple(int(s) for s in size) if all(s > 0 for s in size) else (64, 64)

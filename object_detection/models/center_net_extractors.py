@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from object_detection.core.registries import CENTER_NET_FEATURE_EXTRACTORS
 from object_detection.models import hourglass_network
-from object_detection.models.tracking import CheckpointableCollections
+from object_detection.core.tracking import CheckpointableCollections
 
 
 @dataclasses.dataclass(frozen=True)

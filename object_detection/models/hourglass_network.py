@@ -21,7 +21,7 @@ the original; this is parity-critical for fine-tuning).
 
 import keras
 
-from object_detection.models.tracking import CheckpointableCollections
+from object_detection.core.tracking import CheckpointableCollections
 
 BATCH_NORM_EPSILON = 1e-5
 BATCH_NORM_MOMENTUM = 0.1

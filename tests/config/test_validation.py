@@ -68,9 +68,8 @@ def test_subsampling_and_point_supervision_rejected(pipeline):
   assert check(pipeline) == [
       f"{DEEPMAC}.mask_num_subsamples: instance subsampling is not supported (got 4; expected -1 "
       "or 0, as in the original)",
-      f"{DEEPMAC}.pointly_supervised_keypoint_loss_weight: point supervision needs "
-      "full-resolution masks (got 1 with predict_full_resolution_masks: false; expected 0, or "
-      "predict_full_resolution_masks: true)"]
+      f"{DEEPMAC}.pointly_supervised_keypoint_loss_weight: point supervision from keypoints is "
+      "not implemented (keypoints are out of scope) (got 1; expected 0)"]
 
 
 def test_color_consistency_with_roi_crops_is_accepted_silently(pipeline, caplog):
@@ -165,7 +164,7 @@ def test_augmentations_and_metrics_checked_against_registries(pipeline, monkeypa
   from object_detection.core import registries  # pylint: disable=import-outside-toplevel
   from object_detection.core.registry import Registry  # pylint: disable=import-outside-toplevel
   augmentations = Registry("data augmentation (PreprocessingStep)")
-  augmentations.register("random_horizontal_flip")(lambda step: None)
+  augmentations.register("random_horizontal_flip")(lambda step, problems, path: None)
   metrics = Registry("eval metrics_set")
   metrics.register("coco_detection_metrics", "coco_mask_metrics")(lambda *a: None)
   monkeypatch.setattr(registries, "AUGMENTATIONS", augmentations)

@@ -2,7 +2,7 @@
 
 import keras
 
-from object_detection.models.tracking import CheckpointableCollections
+from object_detection.core.tracking import CheckpointableCollections
 
 
 class PredictionHead(CheckpointableCollections, keras.layers.Layer):

@@ -40,6 +40,11 @@ class DeepMACMetaArch(center_net_meta_arch.CenterNetMetaArch):
   def deepmac_task(self):
     return self._deepmac_task
 
+  @property
+  def mask_supervised_class_ids(self):
+    """The 1-based label ids whose masks supervise training, or None (all classes)."""
+    return list(self._deepmac_task.allowed_masked_classes_ids) or None
+
   def _context(self, prediction_dict, true_image_shapes, training):
     context = super()._context(prediction_dict, true_image_shapes, training)
     return dataclasses.replace(context, step=self.training_step)

@@ -5,9 +5,10 @@ import pytest
 import tensorflow as tf
 
 from object_detection.core import fields
-from object_detection.core.errors import ConfigError
+from object_detection.core import registries
 from object_detection.meta_architectures.center_net.task import TaskContext
-from object_detection.meta_architectures.deepmac import params as params_lib
+from object_detection.meta_architectures.deepmac import losses as losses_lib
+from object_detection.meta_architectures.deepmac import mask_networks
 from object_detection.meta_architectures.deepmac import task as task_lib
 from object_detection.ops import mask_ops
 
@@ -17,11 +18,14 @@ D = fields.DetectionResultFields
 NUM_CLASSES = 3
 
 
-def _params(**kw):
-  base = dict(network_type="resnet4", dim=4, pixel_embedding_dim=4, num_init_channels=4,
-              mask_size=4, task_loss_weight=2.0)
+def _task(num_feature_outputs=1, network_type="resnet4", num_init_channels=4,
+          use_instance_embedding=True, **kw):
+  base = dict(dim=4, pixel_embedding_dim=4, mask_size=4, task_loss_weight=2.0)
   base.update(kw)
-  return params_lib.DeepMACParams(**base)
+  mask_net = mask_networks.MaskHeadNetwork(registries.DEEPMAC_MASK_NETWORKS.get(network_type),
+                                           num_init_channels, base["mask_size"],
+                                           use_instance_embedding)
+  return task_lib.DeepMACTask(NUM_CLASSES, num_feature_outputs, mask_net, **base)
 
 
 def _groundtruth(weights=(1.0, 1.0, 0.0), classes=(0, 2, -1)):
@@ -46,7 +50,7 @@ def _features(num=1):
 
 def test_allowed_class_loss_and_normalizer_hand_computed(monkeypatch):
   # Class ids: instance 0 is label 1 (allowed), instance 1 is label 3 (not allowed).
-  task = task_lib.DeepMACTask(_params(allowed_masked_classes_ids=[1]), NUM_CLASSES, 1)
+  task = _task(allowed_masked_classes_ids=[1])
   # Logits 0 for instance 0 (loss log 2 whatever the target), a terrible +-50 for instance 1.
   def fake_logits(instance_embedding, pixel_embedding, boxes, training=False):
     del instance_embedding, pixel_embedding, training
@@ -60,7 +64,7 @@ def test_allowed_class_loss_and_normalizer_hand_computed(monkeypatch):
 
 
 def test_all_classes_when_allowed_list_is_empty(monkeypatch):
-  task = task_lib.DeepMACTask(_params(), NUM_CLASSES, 1)
+  task = _task()
   monkeypatch.setattr(task, "mask_logits_from_boxes",
                       lambda i, p, b, training=False: tf.zeros([1, 3, 4, 4]))
   losses = task.loss(task.predict(_features()), _groundtruth(), _context())
@@ -68,8 +72,7 @@ def test_all_classes_when_allowed_list_is_empty(monkeypatch):
 
 
 def test_targets_are_soft_crops_at_the_gt_boxes_and_logits_use_the_same_boxes(monkeypatch):
-  task = task_lib.DeepMACTask(_params(max_roi_jitter_ratio=0.3, roi_jitter_mode="expand"),
-                              NUM_CLASSES, 1)
+  task = _task(max_roi_jitter_ratio=0.3, roi_jitter_mode="expand")
   gt = _groundtruth()
   jittered = tf.constant([[0.0, 0.0, 0.75, 0.75], [0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0]])
   monkeypatch.setattr(task_lib.box_jitter, "random_jitter_boxes",
@@ -80,9 +83,9 @@ def test_targets_are_soft_crops_at_the_gt_boxes_and_logits_use_the_same_boxes(mo
     return tf.zeros([1, 3, 4, 4])
   captured = {}
   real_mask_loss = task_lib.losses.mask_loss
-  def spy_mask_loss(params, logits, targets):
+  def spy_mask_loss(classification_loss, logits, targets):
     captured["targets"] = targets
-    return real_mask_loss(params, logits, targets)
+    return real_mask_loss(classification_loss, logits, targets)
   monkeypatch.setattr(task, "mask_logits_from_boxes", fake_logits)
   monkeypatch.setattr(task_lib.losses, "mask_loss", spy_mask_loss)
   task.loss(task.predict(_features()), gt, _context(training=True))
@@ -96,8 +99,8 @@ def test_targets_are_soft_crops_at_the_gt_boxes_and_logits_use_the_same_boxes(mo
 
 @pytest.mark.parametrize("in_function", [False, True])
 def test_zero_groundtruth_gives_exact_zero_losses(in_function):
-  task = task_lib.DeepMACTask(_params(box_consistency_loss_weight=1.0,
-                                      color_consistency_loss_weight=1.0), NUM_CLASSES, 1)
+  task = _task(box_consistency=losses_lib.BoxConsistency(1.0),
+               color_consistency=losses_lib.ColorConsistency(1.0))
   gt = _groundtruth(weights=(0.0, 0.0, 0.0), classes=(-1, -1, -1))
   context = TaskContext(preprocessed_inputs=tf.zeros([1, 8, 8, 3]),
                         true_image_shapes=tf.constant([[8, 8, 3]]), stride=4, training=True,
@@ -122,9 +125,8 @@ def test_gather_at_box_centres_floors():
 
 
 def test_mask_input_is_the_roialign_crop_of_the_pixel_embedding(monkeypatch):
-  params = _params(network_type="embedding_projection", use_xy=False,
-                   use_instance_embedding=False, dim=1, pixel_embedding_dim=1, mask_size=3)
-  task = task_lib.DeepMACTask(params, NUM_CLASSES, 1)
+  task = _task(network_type="embedding_projection", use_xy=False,
+               use_instance_embedding=False, dim=1, pixel_embedding_dim=1, mask_size=3)
   ramp = tf.reshape(10.0 * tf.range(6.0)[:, None] + tf.range(6.0)[None, :], [1, 6, 6, 1])
   ones = tf.ones([1, 6, 6, 1])
   boxes = tf.constant([[[0.2, 0.0, 0.6, 1.0]]])
@@ -136,7 +138,7 @@ def test_mask_input_is_the_roialign_crop_of_the_pixel_embedding(monkeypatch):
 
 def test_loss_is_averaged_over_stacks_unless_use_only_last_stage(monkeypatch):
   for only_last, expected in ((False, (np.log(2.0) + _sp(5.0)) / 2), (True, _sp(5.0))):
-    task = task_lib.DeepMACTask(_params(use_only_last_stage=only_last), NUM_CLASSES, 2)
+    task = _task(2, use_only_last_stage=only_last)
     calls = []
     def fake_logits(instance_embedding, pixel_embedding, boxes, training=False):
       calls.append(1)
@@ -157,7 +159,7 @@ def _sp(x):
 
 
 def test_postprocess_masks_on_detected_boxes_in_padded_frame():
-  task = task_lib.DeepMACTask(_params(), NUM_CLASSES, 1)
+  task = _task()
   predictions = task.predict(_features())
   context = TaskContext(preprocessed_inputs=tf.zeros([1, 8, 8, 3]),
                         true_image_shapes=tf.constant([[4, 8, 3]]), stride=4, training=False)
@@ -171,13 +173,8 @@ def test_postprocess_masks_on_detected_boxes_in_padded_frame():
   np.testing.assert_allclose(masks, task.mask_probabilities(predictions, padded), atol=1e-6)
 
 
-def test_allowed_ids_beyond_num_classes_is_a_config_error():
-  with pytest.raises(ConfigError, match="allowed_masked_classes_ids.*expected 1..3"):
-    task_lib.DeepMACTask(_params(allowed_masked_classes_ids=[1, 7]), NUM_CLASSES, 1)
-
-
 def test_embedding_heads_use_unit_height_kernels():
-  task = task_lib.DeepMACTask(_params(), NUM_CLASSES, 1)
+  task = _task()
   task.predict(_features())
   kernels = [w for w in task.instance_heads[0].weights if "kernel" in w.path]
   assert tuple(kernels[0].shape) == (1, 3, 6, 256)
@@ -187,26 +184,11 @@ def test_embedding_heads_use_unit_height_kernels():
   assert count == 2 * (3 * 6 * 256 + 256 + 256 * 4 + 4)
 
 
-@pytest.mark.parametrize("overrides", [
-    dict(predict_full_resolution_masks=True, max_roi_jitter_ratio=0.1),
-    dict(network_type="embedding_projection", use_instance_embedding=False),
-    dict(network_type="cond_inst2", use_instance_embedding=False, dim=5),
-    dict(mask_num_subsamples=3),
-    dict(pointly_supervised_keypoint_loss_weight=1.0),
-    dict(roi_jitter_mode="sideways"),
-    dict(network_type="fully_connected", predict_full_resolution_masks=True),
-])
-def test_invalid_param_combinations(overrides):
-  with pytest.raises(ConfigError, match="deepmac_mask_estimation"):
-    _params(**overrides)
-
-
 def test_color_consistency_in_crop_mode_hand_computed_with_warmup(monkeypatch):
   """White image: every in-crop neighbour pair is similar (LAB distance 0); neighbours beyond
   the crop read the zero padding (distance 100 -> inactive). Logits 0 -> P(same) = 0.5."""
-  params = _params(color_consistency_loss_weight=3.0, color_consistency_dilation=1,
-                   color_consistency_warmup_steps=10, task_loss_weight=0.0)
-  task = task_lib.DeepMACTask(params, NUM_CLASSES, 1)
+  task = _task(color_consistency=losses_lib.ColorConsistency(3.0, dilation=1, warmup_steps=10),
+               task_loss_weight=0.0)
   monkeypatch.setattr(task, "mask_logits_from_boxes",
                       lambda i, p, b, training=False: tf.zeros([1, 3, 4, 4]))
   context = TaskContext(preprocessed_inputs=tf.zeros([1, 8, 8, 3]),
@@ -221,10 +203,8 @@ def test_color_consistency_in_crop_mode_hand_computed_with_warmup(monkeypatch):
 
 
 def test_augmented_self_supervision_runs_a_second_pass(monkeypatch):
-  params = _params(augmented_self_supervision_loss_weight=1.0,
-                   augmented_self_supervision_loss="loss_mse",
-                   augmented_self_supervision_flip_probability=1.0)
-  task = task_lib.DeepMACTask(params, NUM_CLASSES, 1)
+  task = _task(self_supervision=losses_lib.SelfSupervision(1.0, loss="loss_mse",
+                                                          flip_probability=1.0))
   features = _features()
   passes = []
   def predict_fn(images, training):
