@@ -32,7 +32,7 @@ from object_detection.core.errors import ConfigError
 from object_detection.data import decoder as decoder_lib
 from object_detection.data import record_files
 from object_detection.data import record_guard
-from object_detection.data import shard_manifest
+from object_detection.dataset_tools import shard_manifest
 from object_detection.protos import input_reader_pb2
 
 _LOG = logging.getLogger(__name__)

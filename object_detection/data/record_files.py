@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from object_detection.core.errors import DataError
 from object_detection.data import record_guard
-from object_detection.data import shard_manifest
+from object_detection.dataset_tools import shard_manifest
 
 _LOG = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ Workers (spawned processes, no TensorFlow) read, check and encode each image and
 (`coco_image_worker.convert_image`); this process builds the `tf.train.Example`s in input order
 and writes example `i` to shard `i % num_shards` (the original's round-robin). Shards appear under
 their final names only when the whole split succeeded, with a manifest that tells readers whether
-the set is complete (`tf_record_creation_util`, `data/shard_manifest.py`); temporary files of an
-earlier, killed run are removed at the start. Workers exit when this process dies (even by
+the set is complete (`tf_record_creation_util`, `shard_manifest`); temporary files of an earlier,
+killed run are removed at the start. Workers exit when this process dies (even by
 SIGKILL), see `coco_image_worker.init_worker`.
 """
 
@@ -46,7 +46,7 @@ class ConversionSummary:
   problems: list = dataclasses.field(default_factory=list)
   seconds: float = 0.0
   categories: dict = dataclasses.field(default_factory=dict)  # {category id: name} of the json
-  manifest_path: str = ""  # the shard set's manifest (data/shard_manifest.py)
+  manifest_path: str = ""  # the shard set's manifest (dataset_tools/shard_manifest.py)
 
   def format(self):
     """Multi-line human summary (written at the end of every run)."""
@@ -94,7 +94,7 @@ def convert_coco_split(*, image_dir, annotations_file, output_base, num_shards, 
       is created (or replaced) when this raises.
   """
   # pylint: disable=import-outside-toplevel (see the note at the imports)
-  from object_detection.data import shard_manifest
+  from object_detection.dataset_tools import shard_manifest
   from object_detection.dataset_tools import tf_record_creation_util
   from object_detection.dataset_tools.dataset_util import make_tf_example
 

@@ -5,8 +5,8 @@ and names (`<base_path>-00000-of-00010`). Unlike the original, each shard is wri
 `<final name>.tmp-<pid>` and renamed to its final name only when the `ExitStack` closes without an
 exception; on an exception (a `--strict` error, Ctrl-C, a crash in a worker) the temporary files
 are deleted and any existing file with the final name is left untouched. A sharded set also gets
-a manifest (`data/shard_manifest.py`: shard names, record and byte counts) written before and
-after the renames, so that a process killed while renaming leaves a set that readers see is
+a manifest (`shard_manifest.py`: shard names, record and byte counts) written before and after
+the renames, so that a process killed while renaming leaves a set that readers see is
 incomplete. A process killed earlier leaves only `*.tmp-<pid>` files, which no `*-of-NNNNN` glob
 matches and which `remove_stale_temporaries` deletes at the next run's start.
 """
@@ -17,7 +17,7 @@ import re
 
 import tensorflow as tf
 
-from object_detection.data import shard_manifest
+from object_detection.dataset_tools import shard_manifest
 
 _TEMP_PID = re.compile(r"\.tmp-(\d+)$")
 

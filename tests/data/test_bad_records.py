@@ -198,7 +198,7 @@ def test_input_without_records_is_an_error_at_start_not_a_hang(tmp_path, num_epo
 
 
 def test_temporary_files_and_manifests_matched_by_a_broad_glob_are_not_read(tmp_path):
-  from object_detection.data import shard_manifest
+  from object_detection.dataset_tools import shard_manifest
   path = _write(tmp_path / "d-00000-of-00001", [_good(0), _good(1)])
   _write(tmp_path / "d-00000-of-00001.tmp-999999", [_good(5)])
   shard_manifest.write(str(tmp_path / "d-of-00001.manifest.json"),
@@ -207,7 +207,7 @@ def test_temporary_files_and_manifests_matched_by_a_broad_glob_are_not_read(tmp_
 
 
 def test_missing_shard_of_a_manifest_is_named_at_start(tmp_path):
-  from object_detection.data import shard_manifest
+  from object_detection.dataset_tools import shard_manifest
   path = _write(tmp_path / "d-00000-of-00002", [_good(0)])
   shard_manifest.write(str(tmp_path / "d-of-00002.manifest.json"),
                        [(path, 1, tmp_path.joinpath("d-00000-of-00002").stat().st_size),

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from object_detection.core.errors import DataError
-from object_detection.data import shard_manifest
+from object_detection.dataset_tools import shard_manifest
 from object_detection.dataset_tools import coco_conversion
 
 # Runs a 2-shard conversion and SIGKILLs itself at the `argv[4]`-th os.replace of the run. The
