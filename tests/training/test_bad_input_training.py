@@ -3,7 +3,6 @@ step; input without records is an error at start, not a silent spin; strict_reco
 with a DataError naming the record."""
 
 import glob
-
 import re
 
 import keras
@@ -12,11 +11,11 @@ import tensorflow as tf
 from google.protobuf import text_format
 
 from object_detection import inputs
+from object_detection.builders import eval_builder
 from object_detection.core.errors import DataError
 from object_detection.data import record_guard
 from object_detection.data import synthetic
 from object_detection.eval import eval_loop
-from object_detection.eval import metrics as metrics_lib
 from object_detection.protos import eval_pb2, input_reader_pb2, model_pb2, train_pb2
 from object_detection.training import learning_schedules as ls
 from object_detection.training import testing
@@ -120,7 +119,7 @@ def _evaluate(reader):
   model = testing.TinyCenterModel(seed=3)
   dataset = inputs.eval_input(eval_pb2.EvalConfig(), reader, MODEL, model=model)
   categories = [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]
-  evaluators = metrics_lib.build_evaluators(categories, eval_pb2.EvalConfig(), None)
+  evaluators = eval_builder.build_evaluators(eval_pb2.EvalConfig(), categories)
   return eval_loop.evaluate(model, dataset, evaluators)
 
 
