@@ -18,22 +18,27 @@ trap 'rm -rf "$TMP"' EXIT
 git archive "$BASE" | tar -x -C "$TMP"
 "$PY" "$TMP/object_detection/protos/_compile.py" "$TMP/protos" "$TMP" >/dev/null
 export TF_CPP_MIN_LOG_LEVEL=2
+BENCH=$(pwd)/benchmarks/input_pipeline_benchmark.py  # the same script measures both sides
 for i in $(seq "$RUNS"); do
   for side in base head; do
     root=$([ "$side" = base ] && echo "$TMP" || pwd)
-    rate=$(cd "$root" && PYTHONPATH="$root" PYTHONDONTWRITEBYTECODE=1 "$PY" \
-             benchmarks/input_pipeline_benchmark.py --data_dir "$DATA" "$@" 2>/dev/null | grep "input pipeline:" \
-           | sed 's/.*: \([0-9.]*\) batches\/s.*/\1/')
-    echo "$side run $i: $rate batches/s"
-    echo "$side $rate" >> "$TMP/rates"
+    out=$(cd "$root" && PYTHONPATH="$root" PYTHONDONTWRITEBYTECODE=1 "$PY" "$BENCH" \
+            --data_dir "$DATA" "$@" 2>/dev/null)
+    rate=$(echo "$out" | grep "input pipeline:" | sed 's/.*: \([0-9.]*\) batches\/s.*/\1/')
+    cpu=$(echo "$out" | grep "input pipeline cpu:" | sed 's/.*: \([0-9.]*\) ms.*/\1/')
+    echo "$side run $i: $rate batches/s, $cpu ms CPU per image"
+    echo "$side $rate $cpu" >> "$TMP/rates"
   done
 done
 "$PY" - "$TMP/rates" <<'PYEOF'
 import statistics, sys
-rates = {"base": [], "head": []}
+rates, cpus = {"base": [], "head": []}, {"base": [], "head": []}
 for line in open(sys.argv[1]):
-  side, rate = line.split()
+  side, rate, cpu = line.split()
   rates[side].append(float(rate))
+  cpus[side].append(float(cpu))
 b, h = statistics.median(rates["base"]), statistics.median(rates["head"])
-print(f"median: base {b:.3f}, head {h:.3f} batches/s; head/base = {h / b:.3f}")
+cb, ch = statistics.median(cpus["base"]), statistics.median(cpus["head"])
+print(f"median: base {b:.3f}, head {h:.3f} batches/s; head/base throughput = {h / b:.3f}")
+print(f"median CPU per image: base {cb:.1f}, head {ch:.1f} ms; head/base = {ch / cb:.3f}")
 PYEOF
