@@ -14,6 +14,7 @@ import tempfile
 from object_detection.config import normalize as normalize_lib
 from object_detection.config import overrides as overrides_lib
 from object_detection.config import validation
+from object_detection.config import value_checks
 from object_detection.config.text_parse import parse_text, to_text
 from object_detection.core.errors import ConfigError
 from object_detection.protos import pipeline_pb2
@@ -62,6 +63,7 @@ def finalize(pipeline, validate=True, check_registries=True, source=None):
   """Normalises aliases then validates `pipeline` in place; returns it."""
   normalize_lib.normalize(pipeline)
   if validate:
+    value_checks.validate(pipeline, source=source)  # non-finite / out-of-range numbers first
     validation.validate(pipeline, check_registries=check_registries, source=source)
   return pipeline
 
