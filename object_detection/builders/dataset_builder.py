@@ -12,6 +12,10 @@ time) -> shuffle records (`shuffle_buffer_size`) -> keep 1 of `sample_1_of_n_exa
 -> transform (with a per-example [2] stateless seed) -> batch (`drop_remainder`) -> prefetch
 (AUTOTUNE).
 
+With a seed (training), the order comes from data/resumable_order.py instead: a permutation of
+the files per epoch, a sequential interleave and a block shuffle, so the iterator can be saved
+with every checkpoint and a resumed run continues exactly.
+
 Differences from the original, on purpose: file names are sharded *before* they are shuffled
 (the original shuffled first with an unseeded shuffle, so workers could read overlapping files);
 when there are fewer files than input pipelines, records are sharded instead of files; prefetch
@@ -25,6 +29,7 @@ import tensorflow as tf
 
 from object_detection.core.errors import ConfigError
 from object_detection.data import decoder as decoder_lib
+from object_detection.data import resumable_order
 from object_detection.protos import input_reader_pb2
 
 _LOG = logging.getLogger(__name__)
@@ -104,11 +109,15 @@ def read_dataset(config, input_context=None, seed=None, deterministic=None,
   if num_pipelines > 1:
     if len(files) >= num_pipelines:
       dataset = dataset.shard(num_pipelines, pipeline_id)
+      files = files[pipeline_id::num_pipelines]
     else:
       _LOG.warning("%s: %d files for %d input pipelines; sharding records instead of files",
                    field_path, len(files), num_pipelines)
       shard_records = True
   num_readers = max(1, min(int(config.num_readers), len(files)))
+  if seed is not None:
+    return _resumable_records(config, files, num_pipelines, pipeline_id, shard_records,
+                              num_readers, seed)
   if config.shuffle:
     dataset = dataset.shuffle(max(1, int(config.filenames_shuffle_buffer_size)), seed=seed,
                               reshuffle_each_iteration=True)
@@ -127,6 +136,20 @@ def read_dataset(config, input_context=None, seed=None, deterministic=None,
   return dataset
 
 
+def _resumable_records(config, files, num_pipelines, pipeline_id, shard_records, num_readers,
+                       seed):
+  """read_dataset's seeded order, with a small checkpointable iterator (data/resumable_order)."""
+  dataset = resumable_order.epoch_file_order(files, int(config.num_epochs), config.shuffle, seed)
+  dataset = dataset.interleave(
+      lambda f: tf.data.TFRecordDataset(f, buffer_size=8 * 1000 * 1000),
+      cycle_length=num_readers, block_length=max(1, int(config.read_block_length)))
+  if shard_records:
+    dataset = dataset.shard(num_pipelines, pipeline_id)
+  if config.shuffle:
+    dataset = resumable_order.block_shuffle(dataset, config.shuffle_buffer_size, seed)
+  return dataset
+
+
 def build(input_reader_config, batch_size=None, transform_input_data_fn=None, input_context=None,
           seed=None, deterministic=None, field_path="input_reader"):
   """The full pipeline: read, sample, decode, transform, batch, prefetch.
@@ -137,7 +160,8 @@ def build(input_reader_config, batch_size=None, transform_input_data_fn=None, in
     transform_input_data_fn: optional `fn(tensor_dict, seed [2] int64) -> structure`, applied to
       each decoded example (augmentation, preprocessing, padding).
     input_context: optional tf.distribute.InputContext.
-    seed: optional int; with it, shuffles and augmentation seeds are reproducible.
+    seed: optional int; with it, the order and augmentation seeds are reproducible and the
+      iterator state is small enough to checkpoint (data/resumable_order.py: the training path).
     deterministic: see `read_dataset`.
     field_path: where the InputReader sits in the pipeline config (error messages).
   Returns:
@@ -154,13 +178,19 @@ def build(input_reader_config, batch_size=None, transform_input_data_fn=None, in
                         deterministic=deterministic)
   if transform_input_data_fn is not None:
     pipeline_id = input_context.input_pipeline_id if input_context else 0
-    seeds = tf.data.Dataset.random(seed=None if seed is None else seed + 7919 * pipeline_id)
-    seeds = seeds.batch(2, drop_remainder=True)
-    dataset = tf.data.Dataset.zip((dataset, seeds)).map(
-        transform_input_data_fn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    if seed is not None:
+      dataset = resumable_order.with_element_seeds(dataset, seed + 7919 * pipeline_id)
+    else:
+      seeds = tf.data.Dataset.random().batch(2, drop_remainder=True)
+      dataset = tf.data.Dataset.zip((dataset, seeds))
+    dataset = dataset.map(transform_input_data_fn, num_parallel_calls=tf.data.AUTOTUNE,
+                          deterministic=deterministic)
   if batch_size:
     dataset = dataset.batch(batch_size, drop_remainder=input_reader_config.drop_remainder,
                             num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
-  options = tf.data.Options()
-  options.deterministic = bool(deterministic)
+  if seed is not None:
+    options = resumable_order.options()
+  else:
+    options = tf.data.Options()
+    options.deterministic = bool(deterministic)
   return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)

@@ -5,6 +5,15 @@
     tf.function running up to `steps_per_loop` steps per call -> after each call: NaN/Inf guard,
     progress line, summaries, checkpoint every `checkpoint_every_n` steps (and at step 0).
 
+Exact resume (issue #15): a checkpoint also holds the run's seed, the input iterator's position
+(data/resumable_order.py keeps it small) and the Keras seed-generator states, and the model's
+random ops draw stateless seeds keyed by (seed, step, replica) (core/randomness.py), so a run
+killed at any point and restarted ends bit-identical to an uninterrupted one (on CPU; the iterator
+of a tf.distribute strategy cannot be saved: there a resumed run reads a fresh order).
+Ctrl-C / SIGTERM (training/interrupts.py): the current step finishes, a checkpoint of it is saved
+and `TrainingInterrupted` is raised; a second Ctrl-C quits at once. Folders left by interrupted
+saves are removed at start (checkpoints.remove_interrupted_saves).
+
 `train_config_to_settings` (training.config) maps a TrainConfig message to `TrainSettings`.
 """
 
@@ -12,8 +21,10 @@ import dataclasses
 import logging
 import os
 import shutil
+import signal
 import time
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -21,6 +32,7 @@ from object_detection.core import fields
 from object_detection.core.errors import ConfigError
 from object_detection.training import checkpoints
 from object_detection.training import distribution
+from object_detection.training import interrupts
 from object_detection.training import moving_average as ema_lib
 from object_detection.training import summaries
 from object_detection.training import train_step
@@ -56,6 +68,7 @@ class TrainSettings:
   fine_tune_checkpoint_type: str = "detection"
   fine_tune_checkpoint_version: str = "V2"
   log_every_n: int = 100
+  seed: int = None
 
   def __post_init__(self):
     for name in ("checkpoint_every_n", "max_to_keep", "steps_per_loop", "summary_every_n",
@@ -84,6 +97,23 @@ def _format_eta(seconds):
   return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
 
 
+def _make_iterator(strategy, dataset_fn, seed):
+  return iter(strategy.distribute_datasets_from_function(lambda ctx: dataset_fn(ctx, seed)))
+
+
+def _restore(ckpt_objects, path, progress):
+  """Restores the training checkpoint `path` into the objects it holds; returns the keys that
+  this run tracks but the checkpoint lacks (e.g. `data` from an older version)."""
+  saved = checkpoints.saved_keys(path)
+  present = {k: v for k, v in ckpt_objects.items() if k in saved}
+  tf.train.Checkpoint(**present).restore(path).assert_existing_objects_matched()
+  missing = sorted(set(ckpt_objects) - saved)
+  if "data" in missing:
+    progress(f"warning: {path} holds no input position (written by an older version): the "
+             "input pipeline starts again, so this resumed run is not exact")
+  return missing
+
+
 def train(model_fn, optimizer_fn, dataset_fn, model_dir, settings, strategy=None,
           progress=print):
   """Trains until `settings.num_steps`; returns the final global step (int).
@@ -91,51 +121,84 @@ def train(model_fn, optimizer_fn, dataset_fn, model_dir, settings, strategy=None
   Args:
     model_fn: () -> DetectionModel (called inside the strategy scope).
     optimizer_fn: () -> (keras optimizer, learning-rate schedule) (inside the scope).
-    dataset_fn: (tf.distribute.InputContext) -> tf.data.Dataset of (features, labels) batched
-      per replica (fields.py layout, images already preprocessed).
+    dataset_fn: (tf.distribute.InputContext, seed) -> tf.data.Dataset of (features, labels)
+      batched per replica (fields.py layout, images already preprocessed). `seed` (int) fixes
+      the order and the augmentations.
     model_dir: checkpoints and summaries (`<model_dir>/train`) go here.
     settings: TrainSettings.
     strategy: tf.distribute.Strategy (default strategy when None).
     progress: callable(str) for the progress line (print by default).
   Raises:
     TrainingDivergedError: the loss became NaN/Inf (the last checkpoint is the last good one).
+    interrupts.TrainingInterrupted: SIGINT/SIGTERM; a checkpoint of the current step was saved.
   """
   strategy = strategy or tf.distribute.get_strategy()
   num_replicas = strategy.num_replicas_in_sync
   chief = distribution.is_chief(strategy)
   out_dir = distribution.worker_dir(model_dir, strategy)
   os.makedirs(out_dir, exist_ok=True)
+  stop_flag = tf.Variable(False, trainable=False, name="stop_requested")
+  with interrupts.StopRequest(on_request=lambda: stop_flag.assign(True)) as stop:
+    return _train(model_fn, optimizer_fn, dataset_fn, model_dir, out_dir, settings, strategy,
+                  progress, num_replicas, chief, stop, stop_flag)
 
-  dataset = strategy.distribute_datasets_from_function(dataset_fn)
+
+def _train(model_fn, optimizer_fn, dataset_fn, model_dir, out_dir, settings, strategy, progress,
+           num_replicas, chief, stop, stop_flag):
+  if chief:
+    checkpoints.remove_interrupted_saves(out_dir)
+  # Every worker resumes from the chief's checkpoints (the others write to temporary folders).
+  seed = checkpoints.resolve_seed(model_dir, settings.seed)
+  latest = checkpoints.latest(model_dir)
+  keras.utils.set_random_seed(seed)  # initial weights, Keras seed generators
+
   with strategy.scope():
     model = model_fn()
     optimizer, schedule = optimizer_fn()
     global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step",
                               aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-    sample_local = _first_batch(dataset_fn(tf.distribute.InputContext()).take(1))
+    sample_local = _first_batch(dataset_fn(tf.distribute.InputContext(), seed).take(1))
     # Cross-replica context: Keras creates mirrored variables here.
     _build_variables(model, optimizer, sample_local[0])
     average = (ema_lib.MovingAverage(model.trainable_variables, settings.moving_average_decay)
                if settings.use_moving_average else None)
-    ckpt = checkpoints.make_checkpoint(global_step, model, optimizer, average)
-  manager = tf.train.CheckpointManager(ckpt, out_dir, max_to_keep=settings.max_to_keep)
+  iterator = _make_iterator(strategy, dataset_fn, seed)
+  track_data = checkpoints.is_trackable(iterator)
+  if not track_data and latest:
+    # The iterator of a tf.distribute dataset cannot be saved: a resumed run at least reads a
+    # fresh order (seeded by the step) instead of replaying the first examples.
+    start = checkpoints.step_of(latest)
+    progress(f"warning: the input position cannot be saved with {type(strategy).__name__}: "
+             f"resuming at step {start} with a new input order (not an exact resume)")
+    iterator = _make_iterator(strategy, dataset_fn, (seed * 1000003 + start) % (2 ** 31 - 1))
+  seed_var = tf.Variable(seed, dtype=tf.int64, trainable=False, name="seed")
+  rng_states = [v for v in model.variables if v.name == "seed_generator_state"]
+  objects = {"step": global_step, "model": model, "optimizer": optimizer,
+             "moving_average": average, "seed": seed_var,
+             "data": iterator if track_data else None, "rng": rng_states or None}
+  objects = {k: v for k, v in objects.items() if v is not None}
+  ckpt = tf.train.Checkpoint(**objects)
+  manager = tf.train.CheckpointManager(ckpt, out_dir, max_to_keep=settings.max_to_keep,
+                                       checkpoint_name=checkpoints.PREFIX)
 
-  if manager.latest_checkpoint:
-    ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    progress(f"resumed from {manager.latest_checkpoint} at step {int(global_step.numpy())}")
-  elif settings.fine_tune_checkpoint:
-    checkpoints.restore_fine_tune(model, settings.fine_tune_checkpoint,
-                                  settings.fine_tune_checkpoint_type,
-                                  settings.fine_tune_checkpoint_version)
-    if average is not None:  # start the averages from the restored weights
-      for avg, var in zip(average.averages, model.trainable_variables):
-        avg.assign(var)
-    progress(f"fine-tuning from {settings.fine_tune_checkpoint} "
-             f"({settings.fine_tune_checkpoint_type})")
+  if latest:
+    _restore(objects, latest, progress)
+    progress(f"resumed from {latest} at step {int(global_step.numpy())} (seed {seed})")
+  else:
+    if settings.fine_tune_checkpoint:
+      checkpoints.restore_fine_tune(model, settings.fine_tune_checkpoint,
+                                    settings.fine_tune_checkpoint_type,
+                                    settings.fine_tune_checkpoint_version)
+      if average is not None:  # start the averages from the restored weights
+        for avg, var in zip(average.averages, model.trainable_variables):
+          avg.assign(var)
+      progress(f"fine-tuning from {settings.fine_tune_checkpoint} "
+               f"({settings.fine_tune_checkpoint_type})")
+    progress(f"training from step 0 with seed {seed}")
 
   replica_step = train_step.make_replica_step(
       model, optimizer, global_step, num_replicas, settings.gradient_clipping_by_norm,
-      settings.add_regularization_loss, average, jit_compile=settings.xla)
+      settings.add_regularization_loss, average, jit_compile=settings.xla, seed=seed)
 
   def one_step(iterator):
     features, labels = next(iterator)
@@ -145,21 +208,23 @@ def train(model_fn, optimizer_fn, dataset_fn, model_dir, settings, strategy=None
 
   @tf.function
   def run_steps(iterator, num):
+    losses = one_step(iterator)
     for _ in tf.range(num - 1):
-      one_step(iterator)
-    return one_step(iterator)
+      if stop_flag:  # Ctrl-C / SIGTERM: end the call after the current step
+        break
+      losses = one_step(iterator)
+    return losses
 
   writer = (tf.summary.create_file_writer(os.path.join(out_dir, "train"))
             if settings.record_summaries and chief else tf.summary.create_noop_writer())
-  iterator = iter(dataset)
   step = int(global_step.numpy())
-  if step == 0 and not manager.latest_checkpoint:
+  if step == 0 and not latest:
     manager.save(checkpoint_number=0)
   last_saved = step
   start_step, start_time = step, time.time()
   last_log_step, last_log_time = step, start_time
   last_summary = step // max(settings.summary_every_n, 1)
-  while settings.num_steps <= 0 or step < settings.num_steps:
+  while (settings.num_steps <= 0 or step < settings.num_steps) and not stop.requested:
     next_ckpt = (step // settings.checkpoint_every_n + 1) * settings.checkpoint_every_n
     n = min(settings.steps_per_loop, settings.log_every_n, next_ckpt - step)
     if settings.num_steps > 0:
@@ -195,6 +260,14 @@ def train(model_fn, optimizer_fn, dataset_fn, model_dir, settings, strategy=None
           summaries.write_prediction_images(model, sample_local[0], step,
                                             settings.num_summary_images)
   writer.flush()
+  if stop.requested:
+    if step != last_saved:
+      manager.save(checkpoint_number=step)
+    name = signal.Signals(stop.signal_number).name
+    raise interrupts.TrainingInterrupted(
+        f"train: stopped by {name} at step {step}; checkpoint {manager.latest_checkpoint} "
+        "holds this step. Run the same command to resume.", step, manager.latest_checkpoint,
+        stop.signal_number)
   if not chief:
     shutil.rmtree(out_dir, ignore_errors=True)
   return step

@@ -31,7 +31,7 @@ def _deterministic_ops():
 def _dataset_fn(num_images=2, batch_size=2):
   proto = testing.TinyCenterModel()
   ds = testing.synthetic_dataset(proto, num_images=num_images, batch_size=batch_size)
-  return lambda ctx: ds
+  return lambda ctx, seed: ds
 
 
 def _optimizer_fn(lr=0.01):
