@@ -206,14 +206,23 @@ def _train(model_fn, optimizer_fn, dataset_fn, model_dir, out_dir, settings, str
     return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
             for k, v in per_replica.items()}
 
+  loss_names = []  # order of the packed losses, known once run_steps is traced
+
   @tf.function
   def run_steps(iterator, num):
-    losses = one_step(iterator)
-    for _ in tf.range(num - 1):
+    # Every step runs in the loop body (one graph copy): a step outside the loop would be
+    # optimized separately and round differently, so a run resumed at another step of a call
+    # would not be bit-identical. The losses of the last step come out packed in one vector.
+    packed = tf.zeros([0], tf.float32)
+    for _ in tf.range(num):
+      tf.autograph.experimental.set_loop_options(
+          shape_invariants=[(packed, tf.TensorShape([None]))])
       if stop_flag:  # Ctrl-C / SIGTERM: end the call after the current step
         break
       losses = one_step(iterator)
-    return losses
+      loss_names[:] = sorted(losses)
+      packed = tf.stack([tf.cast(losses[k], tf.float32) for k in loss_names])
+    return packed
 
   writer = (tf.summary.create_file_writer(os.path.join(out_dir, "train"))
             if settings.record_summaries and chief else tf.summary.create_noop_writer())
@@ -229,13 +238,16 @@ def _train(model_fn, optimizer_fn, dataset_fn, model_dir, out_dir, settings, str
     n = min(settings.steps_per_loop, settings.log_every_n, next_ckpt - step)
     if settings.num_steps > 0:
       n = min(n, settings.num_steps - step)
-    losses = run_steps(iterator, tf.constant(n, tf.int64))
+    packed = run_steps(iterator, tf.constant(n, tf.int64)).numpy()
+    if not packed.size:  # stopped before the first step of the call
+      break
+    losses = dict(zip(loss_names, packed.tolist()))
     step = int(global_step.numpy())
-    total = float(losses[train_step.TOTAL])
+    total = losses[train_step.TOTAL]
     if not np.isfinite(total):
       raise TrainingDivergedError(
           f"train: the loss became {total} at or before step {step} (losses: "
-          f"{ {k: float(v) for k, v in losses.items()} }); stopped without saving, the last "
+          f"{losses}); stopped without saving, the last "
           f"good checkpoint is {manager.latest_checkpoint} (step {last_saved}). Lower the "
           "learning rate or set gradient_clipping_by_norm.")
     now = time.time()
