@@ -64,7 +64,7 @@ def block_shuffle(dataset, block_size, seed):
   The last, partial block of a finite dataset is permuted too. Memory: two blocks (the next one
   is read ahead while the current one is emitted).
   """
-  blocks = dataset.batch(max(1, int(block_size))).prefetch(1).enumerate()
+  blocks = dataset.batch(max(1, int(block_size))).enumerate()
   return blocks.flat_map(lambda i, block: tf.data.Dataset.from_tensor_slices(
       tf.random.experimental.stateless_shuffle(block, seed=_seed(seed, _BLOCKS_SALT, i))))
 
