@@ -6,6 +6,7 @@ optimizer, datasets, evaluators) and plain settings, which this module hands to
 field itself.
 """
 
+import dataclasses
 import logging
 import os
 
@@ -38,8 +39,13 @@ def load_configs(pipeline_config_path, config_override=None, overrides=None):
 
 def run_training(pipeline_config_path, model_dir, config_override=None, overrides=None,
                  num_train_steps=None, checkpoint_every_n=1000, record_summaries=True,
-                 strategy=None, xla=False, progress=print, log_every_n=100):
-  """Trains from a pipeline config; writes model_dir/pipeline.config, checkpoints, summaries."""
+                 strategy=None, xla=False, progress=print, log_every_n=100, seed=None):
+  """Trains from a pipeline config; writes model_dir/pipeline.config, checkpoints, summaries.
+
+  `seed` fixes the run (initial weights, input order, augmentations, the model's random ops);
+  None: the seed of the run being resumed in model_dir, or a random one (printed at start).
+  Raises interrupts.TrainingInterrupted on Ctrl-C / SIGTERM after saving the current step.
+  """
   pipeline, configs = load_configs(pipeline_config_path, config_override, overrides)
   model_config, train_config = configs["model"], configs["train_config"]
   strategy = strategy or tf.distribute.get_strategy()
@@ -53,18 +59,20 @@ def run_training(pipeline_config_path, model_dir, config_override=None, override
     data_model["model"] = model
     return model
 
-  def dataset_fn(input_context):
+  def dataset_fn(input_context, seed, start):
     # The dataset only uses the model's `preprocess`, which has no variables.
     model = data_model.get("model") or model_builder.build(model_config, is_training=True)
     data_model["model"] = model
     return inputs.train_input(train_config, configs["train_input_config"], model_config,
-                              model=model, input_context=input_context)
+                              model=model, input_context=input_context, seed=seed,
+                              start=start)
 
   def optimizer_fn():
     return optimizer_builder.build(train_config.optimizer)
 
-  settings = train_builder.train_settings(train_config, num_train_steps, checkpoint_every_n,
-                                          record_summaries, xla, log_every_n)
+  settings = dataclasses.replace(
+      train_builder.train_settings(train_config, num_train_steps, checkpoint_every_n,
+                                   record_summaries, xla, log_every_n), seed=seed)
   return train_loop.train(model_fn, optimizer_fn, dataset_fn, model_dir, settings, strategy,
                           progress=progress)
 

@@ -1,9 +1,13 @@
 """Train or evaluate a model from a pipeline config (the original's model_main_tf2.py).
 
 Train:
-  python model_main_tf2.py --pipeline_config_path=PATH --model_dir=DIR [--num_train_steps=N]
-      [--checkpoint_every_n=1000] [--num_workers=1] [--use_tpu --tpu_name=NAME] [--xla]
+  python model_main_tf2.py --pipeline_config_path=PATH --model_dir=DIR [--seed=1]
+      [--num_train_steps=N] [--checkpoint_every_n=1000] [--num_workers=1]
+      [--use_tpu --tpu_name=NAME] [--xla]
       [--config_override='train_config { batch_size: 8 }'] [train_config.batch_size=8 ...]
+  Run the same command again to resume from the latest checkpoint in --model_dir: it continues
+  exactly (same seed, input position and random state). Ctrl-C (or SIGTERM) stops after the
+  current step and saves a checkpoint of it (exit status 130 / 143); a second Ctrl-C quits at once.
 Evaluate (the --checkpoint_dir flag switches to eval mode, as the original):
   python model_main_tf2.py --pipeline_config_path=PATH --model_dir=DIR --checkpoint_dir=DIR
       [--eval_timeout=3600] [--sample_1_of_n_eval_examples=1]
@@ -75,6 +79,9 @@ def build_parser():
   p.add_argument("--num_workers", type=int, default=1,
                  help=">1: MultiWorkerMirroredStrategy (cluster from TF_CONFIG).")
   p.add_argument("--checkpoint_every_n", type=int, default=1000)
+  p.add_argument("--seed", type=int, default=None,
+                 help="Seed of the run (weights, input order, augmentations). Default: the "
+                      "resumed run's seed, or a random one that is printed and saved.")
   p.add_argument("--record_summaries", type=_bool, default=True)
   p.add_argument("--xla", type=_bool, default=False,
                  help="Compile the training step with XLA (jit_compile).")
@@ -107,12 +114,17 @@ def main(argv=None):
       for k in sorted(metrics):
         print(f"  {k}: {metrics[k]:.4f}")
     return 0
+  from object_detection.training import interrupts  # pylint: disable=import-outside-toplevel
   strategy = distribution.get_strategy(args.use_tpu, args.tpu_name, args.num_workers)
-  model_lib.run_training(
-      args.pipeline_config_path, args.model_dir, config_override=args.config_override,
-      overrides=overrides, num_train_steps=args.num_train_steps,
-      checkpoint_every_n=args.checkpoint_every_n, record_summaries=args.record_summaries,
-      strategy=strategy, xla=args.xla)
+  try:
+    model_lib.run_training(
+        args.pipeline_config_path, args.model_dir, config_override=args.config_override,
+        overrides=overrides, num_train_steps=args.num_train_steps,
+        checkpoint_every_n=args.checkpoint_every_n, record_summaries=args.record_summaries,
+        strategy=strategy, xla=args.xla, seed=args.seed)
+  except interrupts.TrainingInterrupted as e:
+    print(str(e), file=sys.stderr)
+    return e.exit_status
   return 0
 
 

@@ -15,6 +15,11 @@ a record that fails is logged with file and index, counted and dropped, or with
 `strict_records` stops the run (data/record_guard.py) -> batch (`drop_remainder`) -> prefetch
 (AUTOTUNE).
 
+With a seed (training), the order comes from data/resumable_order.py instead: files in groups
+(a permutation per epoch), records block-shuffled within a group, each with a position that
+keys its augmentation seed and travels with the example, so a resumed run rebuilds the pipeline
+at the position saved with the checkpoint and continues exactly.
+
 Differences from the original, on purpose: file names are sharded *before* they are shuffled
 (the original shuffled first with an unseeded shuffle, so workers could read overlapping files);
 when there are fewer files than input pipelines, records are sharded instead of files; prefetch
@@ -32,6 +37,7 @@ from object_detection.core.errors import ConfigError
 from object_detection.data import decoder as decoder_lib
 from object_detection.data import record_files
 from object_detection.data import record_guard
+from object_detection.data import resumable_order
 from object_detection.dataset_tools import shard_manifest
 from object_detection.protos import input_reader_pb2
 
@@ -102,7 +108,7 @@ def _input_files(config, field_path):
 
 
 def read_dataset(config, input_context=None, seed=None, deterministic=None,
-                 field_path="input_reader", stop_table=None):
+                 field_path="input_reader", stop_table=None, start=0):
   """Records of the TFRecord files of an InputReader (see the module docstring), each with the
   file it comes from and its index in that file.
 
@@ -114,13 +120,17 @@ def read_dataset(config, input_context=None, seed=None, deterministic=None,
   Args:
     config: InputReader message.
     input_context: optional tf.distribute.InputContext (per-worker sharding).
-    seed: optional int seed for the shuffles.
+    seed: optional int seed for the shuffles. With it the order is resumable_order's (files in
+      groups, a permutation per epoch; records block-shuffled within a group) and every record
+      has a position: the stream can start again at any position (`start`).
     deterministic: force deterministic (True) or allow non-deterministic (False) element order;
       None = deterministic unless `config.shuffle`.
     field_path: where the InputReader sits in the pipeline config (messages, counts).
     stop_table: see `record_files.read_records` (given by `build`).
+    start: with a seed, the position (resumable_order) of the first record to read.
   Returns:
-    tf.data.Dataset of (path [] string, index [] int64, record [] string).
+    tf.data.Dataset of (path [] string, index [] int64, record [] string), with a seed followed
+    by the record's position [] int64.
   """
   files = _input_files(config, field_path)
   num_pipelines = input_context.num_input_pipelines if input_context else 1
@@ -143,7 +153,13 @@ def read_dataset(config, input_context=None, seed=None, deterministic=None,
       files, sizes, field_path, num_readers=config.num_readers,
       block_length=config.read_block_length, shuffle=config.shuffle, seed=seed,
       filenames_shuffle_buffer_size=config.filenames_shuffle_buffer_size,
-      num_epochs=config.num_epochs, deterministic=deterministic, stop_table=stop_table)
+      num_epochs=config.num_epochs, deterministic=deterministic, stop_table=stop_table,
+      shuffle_buffer_size=config.shuffle_buffer_size, start=start)
+  if seed is not None:  # already block-shuffled; shard by position (a resumed run keeps it)
+    if shard_records:
+      dataset = dataset.filter(lambda path, index, record, pos: tf.equal(
+          resumable_order.index_in_group(pos) % num_pipelines, pipeline_id))
+    return dataset
   if shard_records:
     dataset = dataset.shard(num_pipelines, pipeline_id)
   if config.shuffle:
@@ -152,7 +168,7 @@ def read_dataset(config, input_context=None, seed=None, deterministic=None,
 
 
 def build(input_reader_config, batch_size=None, transform_input_data_fn=None, input_context=None,
-          seed=None, deterministic=None, field_path="input_reader"):
+          seed=None, deterministic=None, field_path="input_reader", start=0):
   """The full pipeline: read, sample, decode, transform, batch, prefetch.
 
   Decoding and the transform run per record inside `record_guard.guarded_map`: a record on
@@ -165,9 +181,13 @@ def build(input_reader_config, batch_size=None, transform_input_data_fn=None, in
     transform_input_data_fn: optional `fn(tensor_dict, seed [2] int64) -> structure`, applied to
       each decoded example (augmentation, preprocessing, padding).
     input_context: optional tf.distribute.InputContext.
-    seed: optional int; with it, shuffles and augmentation seeds are reproducible.
+    seed: optional int; with it, the order and augmentation seeds are reproducible, keyed by
+      each record's position (data/resumable_order.py: the training path), and when the
+      transform returns `(features dict, ...)` the features get each example's position under
+      `resumable_order.POSITION_KEY` ([] int64; [B] batched): the train loop saves it.
     deterministic: see `read_dataset`.
     field_path: where the InputReader sits in the pipeline config (error messages).
+    start: with a seed, the position of the first record (a resumed run: the position saved).
   Returns:
     tf.data.Dataset.
   """
@@ -176,20 +196,33 @@ def build(input_reader_config, batch_size=None, transform_input_data_fn=None, in
     deterministic = not input_reader_config.shuffle or seed is not None
   stop_table = record_guard.make_stop_table()
   dataset = read_dataset(input_reader_config, input_context, seed, deterministic, field_path,
-                         stop_table)
+                         stop_table, start)
   n = int(input_reader_config.sample_1_of_n_examples)
-  if n > 1:
+  if n > 1 and seed is not None:
+    dataset = dataset.filter(lambda path, index, record, pos: tf.equal(
+        resumable_order.index_in_group(pos) % n, 0))
+  elif n > 1:
     dataset = dataset.shard(n, 0)
-  if transform_input_data_fn is not None:
-    pipeline_id = input_context.input_pipeline_id if input_context else 0
-    seeds = tf.data.Dataset.random(seed=None if seed is None else seed + 7919 * pipeline_id)
-    seeds = seeds.batch(2, drop_remainder=True)
+  if transform_input_data_fn is not None and seed is not None:
+    # (path, index, record, position, seed): the seed is keyed by the position.
+    pipeline_seed = seed + 7919 * (input_context.input_pipeline_id if input_context else 0)
+    dataset = dataset.map(lambda path, index, record, pos: (
+        path, index, record, pos, resumable_order.element_seed(pipeline_seed, pos)))
+
+    def fn(serialized, pos, example_seed):
+      return _with_position(transform_input_data_fn(decoder.decode(serialized), example_seed),
+                            pos)
+  elif transform_input_data_fn is not None:
+    seeds = tf.data.Dataset.random().batch(2, drop_remainder=True)
     dataset = tf.data.Dataset.zip((dataset, seeds)).map(
         lambda record, example_seed: (*record, example_seed))
 
-    def decode_and_transform(serialized, example_seed):
+    def fn(serialized, example_seed):
       return transform_input_data_fn(decoder.decode(serialized), example_seed)
-    fn = decode_and_transform
+  elif seed is not None:
+    def fn(serialized, pos):
+      del pos
+      return decoder.decode(serialized)
   else:
     fn = decoder.decode
   dataset = record_guard.guarded_map(
@@ -203,19 +236,28 @@ def build(input_reader_config, batch_size=None, transform_input_data_fn=None, in
   return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
+def _with_position(out, pos):
+  """`out` with `pos` under resumable_order.POSITION_KEY in its features (a (dict, ...) tuple);
+  other structures unchanged."""
+  if isinstance(out, tuple) and out and isinstance(out[0], dict):
+    return (dict(out[0], **{resumable_order.POSITION_KEY: pos}),) + tuple(out[1:])
+  return out
+
+
 def _diagnose_fn(decoder, transform_input_data_fn):
-  """`diagnose(record, [seed])` -> why decoding (then the transform) fails on that record."""
+  """`diagnose(record, [position], [seed])` -> why decoding (then the transform) fails on that
+  record (the augmentation seed is the last extra)."""
   transform = None
   if transform_input_data_fn is not None:
     transform = tf.function(lambda record, seed: transform_input_data_fn(decoder.decode(record),
                                                                          seed))
 
-  def diagnose(record, *seed):
+  def diagnose(record, *extras):
     reason = decoder.diagnose(record)
     if reason is not None or transform is None:
       return reason or "failed in the pipeline, though it decodes on its own (a transient error?)"
     try:
-      transform(tf.constant(record, tf.string), tf.constant(seed[0], tf.int64))
+      transform(tf.constant(record, tf.string), tf.constant(extras[-1], tf.int64))
     except (tf.errors.OpError, ValueError) as e:
       return "preprocessing failed: " + decoder_lib.clean_tf_message(
           getattr(e, "message", None) or str(e))

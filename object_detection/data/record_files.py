@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from object_detection.core.errors import DataError
 from object_detection.data import record_guard
+from object_detection.data import resumable_order
 from object_detection.dataset_tools import shard_manifest
 
 _LOG = logging.getLogger(__name__)
@@ -128,7 +129,8 @@ def check_input_files(files, name, where, strict=False):
 
 def read_records(files, sizes, name, num_readers, block_length, shuffle=False, seed=None,
                  filenames_shuffle_buffer_size=100, num_epochs=0, deterministic=True,
-                 buffer_size=8 * 1000 * 1000, stop_table=None):
+                 buffer_size=8 * 1000 * 1000, stop_table=None, shuffle_buffer_size=2048,
+                 start=0):
   """Interleaved records of `files`, each with its file and 0-based index in that file.
 
   Per file, the records come from `TFRecordDataset(...).ignore_errors()` (a read error ends that
@@ -137,16 +139,25 @@ def read_records(files, sizes, name, num_readers, block_length, shuffle=False, s
   bytes of each file visit's records (16 + length each) and, at the end marker, reports a file
   read short of its size (`record_guard.health(name).file_failed`) and drops the marker.
 
+  With a `seed`, the order is resumable_order's: files in groups (one permutation per epoch
+  keyed by (seed, epoch)), each group's records block-shuffled (when `shuffle`) and numbered with
+  their position; the stream starts at position `start`. Without one: a shuffle buffer of file
+  names, and the caller shuffles the records.
+
   Args:
     files, sizes: from `check_input_files`.
     name: reader name for reports.
     num_readers: files read at once (cycle length); block_length: records taken from each in turn.
-    shuffle: shuffle the file order (each epoch), buffer `filenames_shuffle_buffer_size`.
+    shuffle: shuffle the file order (each epoch), buffer `filenames_shuffle_buffer_size`
+      (with a seed: a full permutation per epoch, and the records in blocks of
+      `shuffle_buffer_size`).
+    seed: optional int (see above); start: with a seed, the position to start at.
     num_epochs: 0 = repeat forever.
     stop_table: optional `record_guard.make_stop_table()`: a DataError (strict) is stored there
       for the downstream `record_guard.guarded_map` to raise, instead of raised here.
   Returns:
-    tf.data.Dataset of (path [] string, index [] int64, record [] string).
+    tf.data.Dataset of (path [] string, index [] int64, record [] string), with a seed followed
+    by the record's position [] int64.
   """
   state = record_guard.health(name)
   # file visit (a file read once in one epoch) -> [records read, bytes read]
@@ -190,6 +201,9 @@ def read_records(files, sizes, name, num_readers, block_length, shuffle=False, s
 
     return tf.cond(index >= 0, at_record, at_end)
 
+  if seed is not None:
+    return _resumable(files, sizes, num_readers, block_length, shuffle, seed, num_epochs,
+                      shuffle_buffer_size, start, per_file, account)
   dataset = tf.data.Dataset.from_tensor_slices(
       (tf.constant(files, tf.string), tf.constant(sizes, tf.int64)))
   if shuffle:
@@ -202,6 +216,34 @@ def read_records(files, sizes, name, num_readers, block_length, shuffle=False, s
   dataset = dataset.interleave(per_file, cycle_length=num_readers,
                                block_length=max(1, int(block_length)), **parallel)
   return dataset.filter(account).map(_path_index_record)
+
+
+def _resumable(files, sizes, num_readers, block_length, shuffle, seed, num_epochs,
+               shuffle_buffer_size, start, per_file, account):
+  """read_records' seeded order (data/resumable_order.py), from position `start`."""
+  size = resumable_order.group_size(len(files), num_readers)
+  table = (tf.constant(files, tf.string), tf.constant(sizes, tf.int64))
+  start = int(start)
+  groups = resumable_order.file_groups(len(files), size, num_epochs, shuffle, seed,
+                                       start_group=start >> resumable_order.INDEX_BITS)
+
+  @tf.autograph.experimental.do_not_convert
+  def group_records(g, members):
+    visits = tf.data.Dataset.from_tensor_slices(tuple(tf.gather(t, members) for t in table))
+    visits = visits.enumerate().map(lambda slot, file: (g * size + slot, file))
+    records = visits.interleave(
+        per_file, cycle_length=size, block_length=max(1, int(block_length)),
+        **({"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True} if size > 1 else {}))
+    records = records.filter(account).map(_path_index_record)
+    if shuffle:
+      records = resumable_order.block_shuffle(records, shuffle_buffer_size, seed, g)
+    return records.enumerate().map(
+        lambda i, r: (*r, resumable_order.position(g, i)))
+
+  dataset = groups.flat_map(group_records)
+  if start:
+    dataset = dataset.filter(lambda path, index, record, pos: pos >= start)
+  return dataset
 
 
 def _path_index_record(info, index, record):

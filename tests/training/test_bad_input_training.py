@@ -66,10 +66,10 @@ def _train(model_dir, reader, num_steps=4):
   def optimizer_fn():
     return keras.optimizers.Adam(ls.ConstantSchedule(0.01)), ls.ConstantSchedule(0.01)
 
-  def dataset_fn(ctx):
-    del ctx
+  def dataset_fn(ctx, seed, start):
     return inputs.train_input(text_format.Parse("batch_size: 2", train_pb2.TrainConfig()),
-                              reader, MODEL, model=testing.TinyCenterModel())
+                              reader, MODEL, model=testing.TinyCenterModel(), input_context=ctx,
+                              seed=seed, start=start)
 
   step = train_loop.train(lambda: testing.TinyCenterModel(seed=3), optimizer_fn, dataset_fn,
                           str(model_dir), settings, progress=lines.append)
