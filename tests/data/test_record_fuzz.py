@@ -37,7 +37,7 @@ from object_detection.data import synthetic
 from object_detection.protos import input_reader_pb2, model_pb2, train_pb2
 
 CORPUS = pathlib.Path(__file__).resolve().parents[1] / "testdata" / "record_fuzz_corpus"
-RECORDS = 48  # per round
+RECORDS = 24  # per round
 ROUNDS = 1  # in CI; DEEPMAC_FUZZ_SECONDS keeps going
 SIZE, MAX_BOXES, NUM_CLASSES = 32, 3, 3
 KEYS = ["image/encoded", "image/format", "image/height", "image/width", "image/source_id",
