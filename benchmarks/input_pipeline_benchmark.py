@@ -86,7 +86,7 @@ def write_records(annotations_file, image_dir, out_dir, max_images=None, num_sha
   return str(out_dir / f"bench-?????-of-{num_shards:05d}.tfrecord"), len(image_ids)
 
 
-def build_dataset(record_glob, label_map, image_size, batch_size, max_boxes):
+def build_dataset(record_glob, label_map, image_size, batch_size, max_boxes, seed=None):
   model = text_format.Parse(
       f"center_net {{ num_classes: 90 image_resizer {{ keep_aspect_ratio_resizer {{ "
       f"min_dimension: {image_size} max_dimension: {image_size} pad_to_max_dimension: true }} }} }}",
@@ -101,7 +101,7 @@ def build_dataset(record_glob, label_map, image_size, batch_size, max_boxes):
   def preprocess(images):
     resized, shapes = resizers.resize_batch(resizer, images)
     return (resized - MEANS) / STDS, shapes
-  return inputs.train_input(train, reader, model, preprocess_fn=preprocess)
+  return inputs.train_input(train, reader, model, preprocess_fn=preprocess, seed=seed)
 
 
 def main():
@@ -115,6 +115,9 @@ def main():
   parser.add_argument("--warmup_batches", type=int, default=5)
   parser.add_argument("--max_boxes", type=int, default=100)
   parser.add_argument("--max_images", type=int, default=None)
+  parser.add_argument("--seed", type=int, default=1,
+                      help="the training path (every training run has a seed: the resumable "
+                           "order of data/resumable_order.py); -1: unseeded")
   parser.add_argument("--small", action="store_true",
                       help="quick check: 8 images, batch 2, 3 timed batches")
   args = parser.parse_args()
@@ -128,7 +131,7 @@ def main():
                                 pathlib.Path(args.data_dir) / "images", tmp, args.max_images)
     print(f"wrote {count} examples in {time.perf_counter() - start:.1f}s")
     dataset = build_dataset(glob, tmp / "label_map.txt", args.image_size, args.batch_size,
-                            args.max_boxes)
+                            args.max_boxes, None if args.seed < 0 else args.seed)
     iterator = iter(dataset)
     for _ in range(args.warmup_batches):
       features, labels = next(iterator)
