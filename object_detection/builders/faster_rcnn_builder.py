@@ -1,8 +1,11 @@
 """`build(faster_rcnn_config, is_training)`: a FasterRCNNMetaArch from a `FasterRcnn` message.
 
-Only this module reads the Faster R-CNN protos; it turns them into plain parameters
-(meta_architectures/faster_rcnn/*Params) and built layers. Unsupported options are rejected
-with the field path instead of being ignored.
+The adapter between faster_rcnn.proto / box_predictor.proto and the components: only this
+module reads those messages. It builds the feature extractor, the ProposalGenerator (RPN head,
+anchors) and the RoIHeads (box head, mask head) with plain keyword arguments. Components name
+the config field in their errors (`initial_crop_size: must be ...`); this module prefixes the
+path (`model.faster_rcnn.initial_crop_size: ...`). Unsupported options are rejected with the
+field path instead of being ignored.
 """
 
 import tensorflow as tf
@@ -14,10 +17,11 @@ from object_detection.builders import post_processing_builder
 from object_detection.core import registries
 from object_detection.core.errors import ConfigError
 from object_detection.meta_architectures.faster_rcnn import box_head as box_head_lib
-from object_detection.meta_architectures.faster_rcnn import layer_params as layer_params_lib
 from object_detection.meta_architectures.faster_rcnn import mask_heads
 from object_detection.meta_architectures.faster_rcnn import meta_arch
 from object_detection.meta_architectures.faster_rcnn import postprocess
+from object_detection.meta_architectures.faster_rcnn import proposal_generator
+from object_detection.meta_architectures.faster_rcnn import roi_heads
 from object_detection.meta_architectures.faster_rcnn import rpn
 from object_detection.models import faster_rcnn_extractors
 from object_detection.ops import anchors as anchors_lib
@@ -25,20 +29,9 @@ from object_detection.ops import anchors as anchors_lib
 _ROOT = "model.faster_rcnn"
 
 
-def _layer_params(message, field_path, default):
-  """Hyperparams message -> LayerParams (the default when the message is unset)."""
-  if not message.ByteSize():
-    return default
-  hp = hyperparams_builder.build(message, field_path=field_path)
-  batch_norm = None
-  if hp.batch_norm is not None:
-    bn = hp.batch_norm
-    batch_norm = dict(momentum=bn.momentum, epsilon=bn.epsilon, center=bn.center,
-                      scale=bn.scale, synchronized=bn.synchronized, trainable=bn.train)
-  return layer_params_lib.LayerParams(
-      kernel_initializer=hp.initializer.build(),
-      kernel_regularizer=hp.regularizer.build() if hp.regularizer else None,
-      activation=hp.activation, batch_norm=batch_norm)
+def _config_error(path, error):
+  """A component's ValueError ("<field>: <problem> ...") as a ConfigError under `path`."""
+  return ConfigError(f"{path}.{error}")
 
 
 def _feature_extractor(config, is_training):
@@ -59,7 +52,7 @@ def _feature_extractor(config, is_training):
   try:
     return factory(params, is_training)
   except ValueError as e:
-    raise ConfigError(f"{path}: {e}") from e
+    raise _config_error(path, e) from e
 
 
 def _feature_strides(config):
@@ -115,8 +108,9 @@ def _mask_head(box_predictor, num_classes, path):
       conv_depth=box_predictor.mask_prediction_conv_depth,
       class_agnostic=box_predictor.masks_are_class_agnostic,
       convolve_then_upsample=box_predictor.convolve_then_upsample_masks,
-      layer_params=_layer_params(box_predictor.conv_hyperparams, f"{path}.conv_hyperparams",
-                                 layer_params_lib.MASK_CONV_DEFAULT),
+      hyperparams=hyperparams_builder.build(box_predictor.conv_hyperparams,
+                                            f"{path}.conv_hyperparams",
+                                            default=mask_heads.DEFAULT_HYPERPARAMS),
       upsample_factor=box_predictor.mask_head_upsample_factor,
       num_filters=box_predictor.mask_head_num_filters)
   factory = registries.MASK_RCNN_MASK_HEADS.get(
@@ -124,7 +118,7 @@ def _mask_head(box_predictor, num_classes, path):
   try:
     return factory(params)
   except ValueError as e:
-    raise ConfigError(f"{path}: {e}") from e
+    raise _config_error(path, e) from e
 
 
 def _classification_loss(config):
@@ -151,6 +145,80 @@ def _check_unsupported(config):
       raise ConfigError(f"{_ROOT}.{field}: {why} (got it set; expected it unset)")
 
 
+def _proposal_generator(config, anchor_params):
+  rpn_head = rpn.RPNHead(
+      anchor_params.num_anchors_per_location, depth=config.first_stage_box_predictor_depth,
+      kernel_size=config.first_stage_box_predictor_kernel_size,
+      atrous_rate=config.first_stage_atrous_rate,
+      hyperparams=hyperparams_builder.build(
+          config.first_stage_box_predictor_conv_hyperparams,
+          f"{_ROOT}.first_stage_box_predictor_conv_hyperparams",
+          default=rpn.DEFAULT_HYPERPARAMS))
+  try:
+    return proposal_generator.ProposalGenerator(
+        rpn_head, anchor_params,
+        clip_anchors_to_image=config.clip_anchors_to_image,
+        minibatch_size=config.first_stage_minibatch_size,
+        positive_fraction=config.first_stage_positive_balance_fraction,
+        nms_score_threshold=config.first_stage_nms_score_threshold,
+        nms_iou_threshold=config.first_stage_nms_iou_threshold,
+        max_proposals=config.first_stage_max_proposals,
+        localization_loss_weight=config.first_stage_localization_loss_weight,
+        objectness_loss_weight=config.first_stage_objectness_loss_weight)
+  except ValueError as e:
+    raise _config_error(_ROOT, e) from e
+
+
+def _second_stage_nms(config):
+  path = f"{_ROOT}.second_stage_post_processing"
+  nms_params, score_fn = post_processing_builder.build(config.second_stage_post_processing,
+                                                       field_path=path)
+  if nms_params.soft_nms_sigma > 0:
+    raise ConfigError(f"{path}.batch_non_max_suppression.soft_nms_sigma: Soft-NMS is not "
+                      f"implemented (got {nms_params.soft_nms_sigma}; expected 0)")
+  nms = postprocess.NMSParams(
+      score_threshold=nms_params.score_threshold, iou_threshold=nms_params.iou_threshold,
+      max_detections_per_class=nms_params.max_detections_per_class,
+      max_total_detections=nms_params.max_total_detections,
+      use_class_agnostic_nms=nms_params.use_class_agnostic_nms)
+  return nms, score_fn
+
+
+def _roi_heads(config):
+  """RoIHeads of a 2- or 3-stage model (the box predictor must be mask_rcnn_box_predictor)."""
+  path = f"{_ROOT}.second_stage_box_predictor"
+  kind = config.second_stage_box_predictor.WhichOneof("box_predictor_oneof")
+  if kind != "mask_rcnn_box_predictor":
+    raise ConfigError(f"{path}: unsupported box predictor (got {kind}; expected "
+                      "mask_rcnn_box_predictor)")
+  bp = config.second_stage_box_predictor.mask_rcnn_box_predictor
+  path = f"{path}.mask_rcnn_box_predictor"
+  box_head = box_head_lib.BoxHead(
+      config.num_classes, share_box_across_classes=bp.share_box_across_classes,
+      use_dropout=bp.use_dropout, dropout_keep_probability=bp.dropout_keep_probability,
+      box_code_size=bp.box_code_size,
+      hyperparams=hyperparams_builder.build(bp.fc_hyperparams, f"{path}.fc_hyperparams",
+                                            default=box_head_lib.DEFAULT_HYPERPARAMS))
+  nms, score_fn = _second_stage_nms(config)
+  try:
+    return roi_heads.RoIHeads(
+        config.num_classes, box_head, _mask_head(bp, config.num_classes, path),
+        number_of_stages=config.number_of_stages,
+        crop_size=config.initial_crop_size,
+        maxpool_kernel_size=max(config.maxpool_kernel_size, 1),
+        maxpool_stride=max(config.maxpool_stride, 1),
+        batch_size=config.second_stage_batch_size,
+        positive_fraction=config.second_stage_balance_fraction,
+        nms=nms, score_fn=score_fn, classification_loss_fn=_classification_loss(config),
+        localization_loss_weight=config.second_stage_localization_loss_weight,
+        classification_loss_weight=config.second_stage_classification_loss_weight,
+        mask_loss_weight=config.second_stage_mask_prediction_loss_weight,
+        use_gt_boxes_for_masks=config.use_gt_boxes_for_masks,
+        allowed_masked_classes_ids=tuple(config.allowed_masked_classes_ids))
+  except ValueError as e:
+    raise _config_error(_ROOT, e) from e
+
+
 def build(faster_rcnn_config, is_training):
   """Builds the model.
 
@@ -164,83 +232,17 @@ def build(faster_rcnn_config, is_training):
   """
   config = faster_rcnn_config
   _check_unsupported(config)
-  num_classes = config.num_classes
-  if num_classes < 1:
-    raise ConfigError(f"{_ROOT}.num_classes: must be positive (got {num_classes}; expected >= 1)")
+  if config.num_classes < 1:
+    raise ConfigError(f"{_ROOT}.num_classes: must be positive (got {config.num_classes}; "
+                      "expected >= 1)")
   stages = config.number_of_stages
   if stages not in (1, 2, 3):
     raise ConfigError(f"{_ROOT}.number_of_stages: unsupported (got {stages}; expected 1, 2 or 3)")
-  if stages > 1 and config.initial_crop_size <= 0:
-    raise ConfigError(f"{_ROOT}.initial_crop_size: must be set for a second stage (got "
-                      f"{config.initial_crop_size}; expected > 0)")
   resizer = image_resizer_builder.build(config.image_resizer, field_path=f"{_ROOT}.image_resizer")
   registries.FASTER_RCNN_FEATURE_EXTRACTORS.get(
       config.feature_extractor.type, field_path=f"{_ROOT}.feature_extractor.type")
   anchor_params = _anchor_params(config, _feature_strides(config))
-  predictor_kind = config.second_stage_box_predictor.WhichOneof("box_predictor_oneof")
-  bp_path = f"{_ROOT}.second_stage_box_predictor"
-  if stages > 1 and predictor_kind != "mask_rcnn_box_predictor":
-    raise ConfigError(f"{bp_path}: unsupported box predictor (got {predictor_kind}; expected "
-                      "mask_rcnn_box_predictor)")
-  bp = config.second_stage_box_predictor.mask_rcnn_box_predictor
-  bp_path = f"{bp_path}.mask_rcnn_box_predictor"
-  if stages == 3 and not bp.predict_instance_masks:
-    raise ConfigError(f"{_ROOT}.number_of_stages: 3 recomputes masks on the detections (got 3 "
-                      "without predict_instance_masks; expected 2, or predict_instance_masks)")
-  pp_path = f"{_ROOT}.second_stage_post_processing"
-  nms_params, score_fn = post_processing_builder.build(config.second_stage_post_processing,
-                                                       field_path=pp_path)
-  if nms_params.soft_nms_sigma > 0:
-    raise ConfigError(f"{pp_path}.batch_non_max_suppression.soft_nms_sigma: Soft-NMS is not "
-                      f"implemented (got {nms_params.soft_nms_sigma}; expected 0)")
-  allowed = tuple(config.allowed_masked_classes_ids)
-  bad = [i for i in allowed if not 1 <= i <= num_classes]
-  if bad:
-    raise ConfigError(f"{_ROOT}.allowed_masked_classes_ids: ids out of range (got {bad}; "
-                      f"expected 1..{num_classes})")
-  classification_loss = _classification_loss(config)
-  mask_head = _mask_head(bp, num_classes, bp_path) if stages > 1 else None
-  rpn_head = rpn.RPNHead(
-      anchor_params.num_anchors_per_location, depth=config.first_stage_box_predictor_depth,
-      kernel_size=config.first_stage_box_predictor_kernel_size,
-      atrous_rate=config.first_stage_atrous_rate,
-      layer_params=_layer_params(config.first_stage_box_predictor_conv_hyperparams,
-                                 f"{_ROOT}.first_stage_box_predictor_conv_hyperparams",
-                                 layer_params_lib.RPN_DEFAULT))
-  head = box_head_lib.BoxHead(
-      num_classes, share_box_across_classes=bp.share_box_across_classes,
-      use_dropout=bp.use_dropout, dropout_keep_probability=bp.dropout_keep_probability,
-      box_code_size=bp.box_code_size,
-      layer_params=_layer_params(bp.fc_hyperparams, f"{bp_path}.fc_hyperparams",
-                                 layer_params_lib.FC_DEFAULT))
+  generator = _proposal_generator(config, anchor_params)
+  heads = _roi_heads(config) if stages > 1 else None
   extractor = _feature_extractor(config, is_training)  # the expensive part: last
-  params = meta_arch.FasterRCNNParams(
-      number_of_stages=stages,
-      anchor_params=anchor_params,
-      clip_anchors_to_image=config.clip_anchors_to_image,
-      first_stage_minibatch_size=config.first_stage_minibatch_size,
-      first_stage_positive_balance_fraction=config.first_stage_positive_balance_fraction,
-      first_stage_nms_score_threshold=config.first_stage_nms_score_threshold,
-      first_stage_nms_iou_threshold=config.first_stage_nms_iou_threshold,
-      first_stage_max_proposals=config.first_stage_max_proposals,
-      first_stage_localization_loss_weight=config.first_stage_localization_loss_weight,
-      first_stage_objectness_loss_weight=config.first_stage_objectness_loss_weight,
-      initial_crop_size=config.initial_crop_size,
-      maxpool_kernel_size=max(config.maxpool_kernel_size, 1),
-      maxpool_stride=max(config.maxpool_stride, 1),
-      second_stage_batch_size=config.second_stage_batch_size,
-      second_stage_balance_fraction=config.second_stage_balance_fraction,
-      second_stage_nms=postprocess.NMSParams(
-          score_threshold=nms_params.score_threshold, iou_threshold=nms_params.iou_threshold,
-          max_detections_per_class=nms_params.max_detections_per_class,
-          max_total_detections=nms_params.max_total_detections,
-          use_class_agnostic_nms=nms_params.use_class_agnostic_nms),
-      second_stage_score_fn=score_fn,
-      second_stage_localization_loss_weight=config.second_stage_localization_loss_weight,
-      second_stage_classification_loss_weight=config.second_stage_classification_loss_weight,
-      second_stage_mask_prediction_loss_weight=config.second_stage_mask_prediction_loss_weight,
-      use_gt_boxes_for_masks=config.use_gt_boxes_for_masks,
-      allowed_masked_classes_ids=allowed)
-  return meta_arch.FasterRCNNMetaArch(
-      num_classes, resizer, extractor, rpn_head, head, mask_head=mask_head, params=params,
-      classification_loss_fn=classification_loss)
+  return meta_arch.FasterRCNNMetaArch(config.num_classes, resizer, extractor, generator, heads)

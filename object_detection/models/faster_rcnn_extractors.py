@@ -20,6 +20,7 @@ import tensorflow as tf
 from object_detection.core import registries
 from object_detection.models import faster_rcnn_resnet_v1
 from object_detection.models.fpn import FeaturePyramid
+from object_detection.models.tracking import CheckpointableCollections
 
 _RESNET_MEANS = (123.68, 116.779, 103.939)
 
@@ -34,7 +35,7 @@ class ExtractorParams:
   fpn_additional_layer_depth: int = 256
 
 
-class FasterRCNNFeatureExtractor(keras.layers.Layer):
+class FasterRCNNFeatureExtractor(CheckpointableCollections, keras.layers.Layer):
   """Base class; subclasses set `self.backbone` layers in `__init__`.
 
   Attributes:
@@ -84,7 +85,7 @@ class FasterRCNNFeatureExtractor(keras.layers.Layer):
 def _check_stride(params, allowed, name):
   if params.first_stage_features_stride not in allowed:
     raise ValueError(
-        f"{name}: unsupported first_stage_features_stride (got "
+        f"first_stage_features_stride: unsupported by {name} (got "
         f"{params.first_stage_features_stride}; expected one of {sorted(allowed)})")
 
 
@@ -117,7 +118,7 @@ class ResNetFPNExtractor(FasterRCNNFeatureExtractor):
     super().__init__(params, is_training, **kwargs)
     if params.fpn_min_level < 2 or params.fpn_max_level < params.fpn_min_level:
       raise ValueError(
-          f"faster_rcnn_resnet{depth}_fpn_keras: invalid fpn levels (got min_level "
+          f"fpn: invalid fpn levels for faster_rcnn_resnet{depth}_fpn_keras (got min_level "
           f"{params.fpn_min_level}, max_level {params.fpn_max_level}; expected 2 <= min <= max)")
     self.first_stage, conv5 = faster_rcnn_resnet_v1.resnet_v1_stages(depth)
     self.conv5 = conv5

@@ -6,8 +6,10 @@ convs, and levels above the backbone's coarsest one made by 3x3 stride-2 convs.
 import keras
 import tensorflow as tf
 
+from object_detection.models.tracking import CheckpointableCollections
 
-class FeaturePyramid(keras.layers.Layer):
+
+class FeaturePyramid(CheckpointableCollections, keras.layers.Layer):
   """Top-down FPN.
 
   Args:
@@ -16,6 +18,8 @@ class FeaturePyramid(keras.layers.Layer):
     backbone_max_level: int, coarsest level the backbone provides (5 for ResNet C5).
     depth: int, channels of every output (`additional_layer_depth`, 256).
 
+  Attributes (checkpoint children): lateral, smooth (lists indexed by level - min_level),
+    coarse (levels above backbone_max_level).
   Call: features, dict {level: [B, H/2^l, W/2^l, C_l]} for min_level..min(max, backbone_max)
     -> list of [B, H/2^l, W/2^l, depth] float32 for l = min_level..max_level.
   """

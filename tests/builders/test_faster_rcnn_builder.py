@@ -32,11 +32,10 @@ def _count(variables):
 
 def _small(model):
   """Cuts proposal / detection counts so a forward pass at a small size is cheap."""
-  p = model.params
-  model.params = dataclasses.replace(
-      p, first_stage_max_proposals=4, second_stage_batch_size=4,
-      second_stage_nms=dataclasses.replace(p.second_stage_nms, max_detections_per_class=2,
-                                           max_total_detections=2))
+  model.proposal_generator.max_proposals = 4
+  heads = model.roi_heads
+  heads.batch_size = 4
+  heads.nms = dataclasses.replace(heads.nms, max_detections_per_class=2, max_total_detections=2)
 
 
 def _groundtruth(size, num_classes):
@@ -85,7 +84,7 @@ def test_reference_train_step_at_reduced_size(reference_model):
   grads = tape.gradient(total, model.trainable_variables)
   expected = {L.rpn_localization, L.rpn_objectness, L.box_classifier_localization,
               L.box_classifier_classification}
-  if model.mask_head is not None:
+  if model.roi_heads.mask_head is not None:
     expected.add(L.box_classifier_mask)
   assert set(losses) == expected
   assert np.isfinite(total.numpy())
@@ -141,10 +140,10 @@ def _config(text=TINY, **replace):
 
 
 @pytest.mark.slow
-def test_tiny_fpn_deep_head_end_to_end():
+def test_tiny_fpn_deep_head_end_to_end(tmp_path):
   model = faster_rcnn_builder.build(_config(), is_training=True)
-  assert model.mask_head.input_kind == "roi_features"
-  assert model.params.allowed_masked_classes_ids == (1, 2)
+  assert model.roi_heads.mask_head.input_kind == "roi_features"
+  assert model.roi_heads.allowed_masked_classes_ids == (1, 2)
   images = tf.random.uniform([1, 64, 64, 3], 0, 255)
   x, shapes = model.preprocess(images)
   assert x.shape == (1, 64, 64, 3)
@@ -156,6 +155,12 @@ def test_tiny_fpn_deep_head_end_to_end():
   assert losses[L.box_classifier_mask].numpy() > 0.0
   det = model.postprocess(model.predict(x, shapes), shapes)
   assert det[fields.DetectionResultFields.detection_masks].shape == (1, 5, 8, 8)
+  # Every weight reaches the checkpoint (FPN levels and deep-head convs are kept in lists).
+  path = tf.train.Checkpoint(model=model).write(str(tmp_path / "ckpt"))
+  saved = {n: s for n, s in tf.train.list_variables(path) if n.endswith("VARIABLE_VALUE")}
+  assert sum(int(np.prod(s)) for s in saved.values()) == _count(model.weights)
+  assert any(n.startswith("model/feature_extractor/fpn/lateral/0/") for n in saved)
+  assert any(n.startswith("model/roi_heads/mask_head/convnet/") for n in saved)
 
 
 @pytest.mark.parametrize("replace,match", [
@@ -202,9 +207,9 @@ def test_shipped_configs_load_and_build(name):
   assert text.startswith("# ====") and "# Paper:" in text and "# Expected:" in text
   model = model_builder.build(pipeline.model, is_training=True)
   kind, allowed, size = SHIPPED[name]
-  assert model.mask_head.input_kind == kind
-  assert len(model.params.allowed_masked_classes_ids) == (allowed or 0)
-  assert model.params.use_gt_boxes_for_masks == bool(allowed)
+  assert model.roi_heads.mask_head.input_kind == kind
+  assert len(model.roi_heads.allowed_masked_classes_ids) == (allowed or 0)
+  assert model.roi_heads.use_gt_boxes_for_masks == bool(allowed)
   assert len(model.feature_extractor.features_strides) == 5
   x, shapes = model.preprocess(tf.zeros([1, 48, 64, 3]))
   assert x.shape == (1, size, size, 3)
@@ -220,8 +225,8 @@ def test_hyperparams_reach_the_heads():
       "      mask_head_network_type: 'default'\n").replace(
           "      mask_head_network_type: 'hourglass20'\n", "")
   model = faster_rcnn_builder.build(_config(text), is_training=True)
-  head = model.mask_head
+  head = model.roi_heads.mask_head
   assert head.input_kind == "box_classifier_features"
-  norm = head.params.layer_params.make_batch_norm()
+  norm = head.params.hyperparams.build_normalization()
   assert norm.momentum == pytest.approx(0.9) and not norm.trainable
-  assert not head.params.layer_params.layer_kwargs()["use_bias"]
+  assert not head.params.hyperparams.layer_kwargs()["use_bias"]
