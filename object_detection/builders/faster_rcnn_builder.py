@@ -8,6 +8,8 @@ path (`model.faster_rcnn.initial_crop_size: ...`). Unsupported options are rejec
 field path instead of being ignored.
 """
 
+import logging
+
 import tensorflow as tf
 
 from object_detection.builders import hyperparams_builder
@@ -27,6 +29,7 @@ from object_detection.models import faster_rcnn_extractors
 from object_detection.ops import anchors as anchors_lib
 
 _ROOT = "model.faster_rcnn"
+_LOG = logging.getLogger(__name__)
 
 
 def _config_error(path, error):
@@ -95,7 +98,9 @@ def _anchor_params(config, strides):
                     "grid_anchor_generator or multiscale_anchor_generator)")
 
 
-def _mask_head(box_predictor, num_classes, path):
+def _mask_head(box_predictor, num_classes, path, on_proposals):
+  """The mask head, or None; `on_proposals`: it is trained on sampled proposals (not GT
+  boxes)."""
   if box_predictor.predict_keypoints:
     raise ConfigError(f"{path}.predict_keypoints: keypoints are not supported (got true; "
                       "expected false)")
@@ -115,6 +120,14 @@ def _mask_head(box_predictor, num_classes, path):
       num_filters=box_predictor.mask_head_num_filters)
   factory = registries.MASK_RCNN_MASK_HEADS.get(
       box_predictor.mask_head_network_type, field_path=f"{path}.mask_head_network_type")
+  bn = params.hyperparams.batch_norm
+  default_head = box_predictor.mask_head_network_type == "default"
+  if on_proposals and default_head and bn is not None and bn.train:
+    _LOG.warning(
+        "%s.conv_hyperparams: the mask head's batch norm is trained on the positive sampled "
+        "RoIs only (floor(second_stage_batch_size * second_stage_balance_fraction) per image), "
+        "not on every sampled RoI as in the original (got batch_norm with train: true; "
+        "docs/DEVIATIONS.md)", path)
   try:
     return factory(params)
   except ValueError as e:
@@ -202,7 +215,8 @@ def _roi_heads(config):
   nms, score_fn = _second_stage_nms(config)
   try:
     return roi_heads.RoIHeads(
-        config.num_classes, box_head, _mask_head(bp, config.num_classes, path),
+        config.num_classes, box_head, _mask_head(bp, config.num_classes, path,
+                                                      not config.use_gt_boxes_for_masks),
         number_of_stages=config.number_of_stages,
         crop_size=config.initial_crop_size,
         maxpool_kernel_size=max(config.maxpool_kernel_size, 1),

@@ -216,7 +216,7 @@ def test_shipped_configs_load_and_build(name):
   np.testing.assert_array_equal(shapes.numpy(), [[size * 3 // 4, size, 3]])
 
 
-def test_hyperparams_reach_the_heads():
+def test_hyperparams_reach_the_heads(caplog):
   text = TINY.replace(
       "      mask_prediction_conv_depth: 4\n",
       "      mask_prediction_conv_depth: 4\n"
@@ -230,3 +230,10 @@ def test_hyperparams_reach_the_heads():
   norm = head.params.hyperparams.build_normalization()
   assert norm.momentum == pytest.approx(0.9) and not norm.trainable
   assert not head.params.hyperparams.layer_kwargs()["use_bias"]
+  assert "trained on the positive sampled RoIs only" not in caplog.text   # train: false
+  text = text.replace("train: false", "train: true")
+  faster_rcnn_builder.build(_config(text), is_training=True)           # masks on GT boxes
+  assert "trained on the positive sampled RoIs only" not in caplog.text
+  faster_rcnn_builder.build(_config(text.replace("use_gt_boxes_for_masks: true", "")),
+                            is_training=True)
+  assert "conv_hyperparams: the mask head's batch norm is trained on the positive" in caplog.text

@@ -9,7 +9,9 @@ the box head and the optional mask head, with their targets, losses and postproc
 RoI features: the box head (and the original's mask head) reads the feature extractor's box
 classifier features of crop_and_resize crops (+ max-pool); the deep mask heads read RoIAlign
 crops of the proposal feature maps (roi_features.py). The masks are predicted on
-  training:  the sampled proposals, or the GT boxes (use_gt_boxes_for_masks);
+  training:  the positive sampled proposals (padded to num_mask_rois: mask_branch.py), or all
+             sampled proposals (train_masks_on_positives_only=False, the original), or the
+             GT boxes (use_gt_boxes_for_masks);
   inference: the proposals (2 stages) or the final detections (3 stages).
 """
 
@@ -48,6 +50,11 @@ class RoIHeads(keras.layers.Layer):
     use_gt_boxes_for_masks: train the mask head on the GT boxes.
     allowed_masked_classes_ids: 1-based ids whose masks are supervised (empty: all).
     roi_align_sampling_ratio: RoIAlign samples per bin of the deep mask heads' crops.
+    train_masks_on_positives_only: in training on sampled proposals, run the mask head only on
+      the positives (num_mask_rois, padded with other sampled proposals): the same loss and
+      gradients as on all of them (only positives have mask loss) at ~1/4 of the mask-head
+      work, except that batch-norm statistics of a mask head then cover these RoIs only (as
+      the Model Garden's Mask R-CNN; docs/DEVIATIONS.md). False: every sampled proposal.
   Raises:
     ValueError: naming the config field of a bad value.
   """
@@ -59,7 +66,8 @@ class RoIHeads(keras.layers.Layer):
                classification_loss_fn=losses_lib.softmax_cross_entropy,
                localization_loss_weight=1.0, classification_loss_weight=1.0,
                mask_loss_weight=1.0, use_gt_boxes_for_masks=False,
-               allowed_masked_classes_ids=(), roi_align_sampling_ratio=2, **kwargs):
+               allowed_masked_classes_ids=(), roi_align_sampling_ratio=2,
+               train_masks_on_positives_only=True, **kwargs):
     super().__init__(**kwargs)
     if number_of_stages not in (2, 3):
       raise ValueError(f"number_of_stages: the RoI heads run stage 2 or 3 (got "
@@ -92,6 +100,15 @@ class RoIHeads(keras.layers.Layer):
     self.use_gt_boxes_for_masks = use_gt_boxes_for_masks
     self.allowed_masked_classes_ids = tuple(allowed_masked_classes_ids)
     self.roi_align_sampling_ratio = roi_align_sampling_ratio
+    self.train_masks_on_positives_only = train_masks_on_positives_only
+
+  @property
+  def num_mask_rois(self):
+    """RoIs per image the mask head runs on when training on sampled proposals: the sampler's
+    most positives, floor(batch_size * positive_fraction) (>= 1), or batch_size."""
+    if not self.train_masks_on_positives_only:
+      return self.batch_size
+    return max(1, min(self.batch_size, int(self.batch_size * self.positive_fraction)))
 
   # -------------------------------------------------------------------- predict
   def predict(self, feature_maps, box_classifier, proposals, num_proposals, windows, image_size,
@@ -110,8 +127,9 @@ class RoIHeads(keras.layers.Layer):
     Returns:
       dict: proposal_boxes [B, P, 4], num_proposals [B], refined_box_encodings [B, P, Q, 4],
         class_predictions_with_background [B, P, K + 1]; with a mask head mask_predictions
-        [B, M, Km, h, w] logits, in training mask_boxes [B, M, 4], with 3 stages at inference
-        `detections` (the NMS output the masks were predicted on).
+        [B, M, Km, h, w] logits, in training mask_boxes [B, M, 4] (and on the positive
+        proposals mask_roi_indices [B, M] int32, M = num_mask_rois), with 3 stages at
+        inference `detections` (the NMS output the masks were predicted on).
     """
     if training and groundtruth is not None:
       proposals, num_proposals = self.sample(proposals, num_proposals, groundtruth)
@@ -145,6 +163,8 @@ class RoIHeads(keras.layers.Layer):
     proposals = pred["proposal_boxes"]
     if source.training:
       if not self.use_gt_boxes_for_masks:
+        if groundtruth is not None and self.train_masks_on_positives_only:  # sampled
+          return self._masks_on_positives(source, pred, box_features, groundtruth)
         return {"mask_boxes": proposals,
                 "mask_predictions": self._mask_logits(source, proposals, box_features)}
       if groundtruth is None:
@@ -157,6 +177,20 @@ class RoIHeads(keras.layers.Layer):
       return {"detections": dets,
               "mask_predictions": self._mask_logits(source, dets["boxes"], None)}
     return {"mask_predictions": self._mask_logits(source, proposals, box_features)}
+
+  def _masks_on_positives(self, source, pred, box_features, groundtruth):
+    """Training masks on the positive sampled proposals first (mask_branch.py)."""
+    proposals = pred["proposal_boxes"]
+    rows = mask_branch.positive_first_indices(proposals, pred["num_proposals"], groundtruth,
+                                              self.num_mask_rois)
+    boxes = tf.gather(proposals, rows, batch_dims=1)
+    if box_features is not None:
+      shape = tf.shape(box_features)
+      per_image = tf.reshape(box_features, tf.concat([tf.shape(proposals)[:2], shape[1:]], 0))
+      box_features = tf.reshape(tf.gather(per_image, rows, batch_dims=1),
+                                tf.concat([[-1], shape[1:]], 0))
+    return {"mask_boxes": boxes, "mask_roi_indices": rows,
+            "mask_predictions": self._mask_logits(source, boxes, box_features)}
 
   def _mask_logits(self, source, boxes, box_features):
     """[B, M, 4] boxes -> mask logits [B, M, Km, mask_h, mask_w]; `box_features` (of these
@@ -212,8 +246,10 @@ class RoIHeads(keras.layers.Layer):
                                                    batch_dims=1)
     out[D.raw_detection_boxes] = post_lib.to_true_frame(dets["raw_boxes"], windows)
     out[D.raw_detection_scores] = dets["raw_scores"]
-    # Training-mode masks on GT boxes do not belong to the detections: no masks then.
-    masks_per_proposal = not (self.use_gt_boxes_for_masks and "mask_boxes" in pred)
+    # Training-mode masks on GT boxes or on the positive RoIs do not belong to the
+    # detections: no masks then.
+    masks_per_proposal = "mask_roi_indices" not in pred and not (
+        self.use_gt_boxes_for_masks and "mask_boxes" in pred)
     if "mask_predictions" in pred and masks_per_proposal:
       out[D.detection_masks] = mask_branch.detection_masks(
           pred["mask_predictions"], dets, on_detections="detections" in pred)

@@ -28,7 +28,8 @@ def test_training_predictions_and_losses(tiny):
   assert pred["proposal_boxes"].shape == (2, 8, 4)             # second_stage_batch_size
   assert pred["refined_box_encodings"].shape == (2, 8, 3, 4)
   assert pred["class_predictions_with_background"].shape == (2, 8, 4)
-  assert pred["mask_predictions"].shape == (2, 8, 3, 8, 8)
+  # The mask head runs on the positive sampled proposals: floor(8 * 0.25) = 2 per image.
+  assert pred["mask_predictions"].shape == (2, 2, 3, 8, 8)
   losses = model.loss(pred, shapes, gt)
   assert set(losses) == {L.rpn_localization, L.rpn_objectness, L.box_classifier_localization,
                          L.box_classifier_classification, L.box_classifier_mask}
