@@ -23,7 +23,6 @@ import numpy as np
 import tensorflow as tf
 
 from object_detection.core import fields
-from object_detection.meta_architectures.deepmac import params as params_lib
 from object_detection.meta_architectures.deepmac import tiny
 from object_detection.ops import mask_ops
 
@@ -98,12 +97,12 @@ def make_batch(rng, batch_size, image_size, max_boxes, num_classes=3):
 
 
 def build_model(args):
-  params = params_lib.DeepMACParams(
-      network_type=args.network_type, dim=args.dim, pixel_embedding_dim=args.dim,
-      num_init_channels=args.num_init_channels, mask_size=args.mask_size,
-      allowed_masked_classes_ids=tuple(args.allowed), task_loss_weight=5.0)
-  return tiny.build_tiny_deepmac(3, params, backbone_channels=args.backbone_channels,
-                                 head_filters=32, max_box_predictions=args.max_boxes)
+  return tiny.build_tiny_deepmac(
+      3, network_type=args.network_type, num_init_channels=args.num_init_channels,
+      backbone_channels=args.backbone_channels, head_filters=32,
+      max_box_predictions=args.max_boxes, dim=args.dim, pixel_embedding_dim=args.dim,
+      mask_size=args.mask_size, allowed_masked_classes_ids=tuple(args.allowed),
+      task_loss_weight=5.0)
 
 
 def train(model, args, rng):

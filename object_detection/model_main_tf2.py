@@ -89,7 +89,7 @@ def main(argv=None):
   args = build_parser().parse_args(argv)
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from object_detection.training import distribution  # pylint: disable=import-outside-toplevel
-  from object_detection.training import model_lib  # pylint: disable=import-outside-toplevel
+  from object_detection import model_lib  # pylint: disable=import-outside-toplevel
   tf.config.set_soft_device_placement(True)
   overrides = list(args.override) + list(args.overrides)
   if args.checkpoint_dir:

@@ -1,28 +1,30 @@
 """`build(model_config, is_training)`: the entry point the original's users call.
 
-Dispatches on the `DetectionModel` oneof to the meta-architecture builders. Only builders read
-protos; the models they return take plain values and built layers.
+Dispatches on the `DetectionModel` oneof to the meta-architecture adapters registered in
+`core.registries.META_ARCHITECTURES` (each has `check(message, problems, path)` and
+`build(message, is_training)`). Load-time validation (config/validation.py) calls `check` through
+the same registry, so a config is checked by exactly the code that builds it.
 """
 
+from object_detection.builders import center_net_builder
+from object_detection.builders import faster_rcnn_builder
+from object_detection.core import registries
 from object_detection.core.errors import ConfigError
 
-
-def _build_center_net(config, is_training, add_summaries):
-  del add_summaries
-  from object_detection.builders import center_net_builder  # pylint: disable=import-outside-toplevel
-  return center_net_builder.build(config, is_training)
+registries.META_ARCHITECTURES.register("center_net")(center_net_builder)
+registries.META_ARCHITECTURES.register("faster_rcnn")(faster_rcnn_builder)
 
 
-def _build_faster_rcnn(config, is_training, add_summaries):
-  del add_summaries
-  from object_detection.builders import faster_rcnn_builder  # pylint: disable=import-outside-toplevel
-  return faster_rcnn_builder.build(config, is_training)
-
-
-_META_ARCHITECTURES = {
-    "center_net": _build_center_net,
-    "faster_rcnn": _build_faster_rcnn,
-}
+def _adapter(model_config):
+  arch = model_config.WhichOneof("model")
+  if arch is None:
+    raise ConfigError("model: no meta-architecture set (expected one of: "
+                      f"{', '.join(registries.META_ARCHITECTURES.names())})")
+  if arch not in registries.META_ARCHITECTURES:
+    raise ConfigError(
+        f"model.{arch}: meta-architecture not supported by this package "
+        f"(expected one of: {', '.join(registries.META_ARCHITECTURES.names())})")
+  return arch, registries.META_ARCHITECTURES.get(arch)
 
 
 def build(model_config, is_training, add_summaries=True):
@@ -33,13 +35,9 @@ def build(model_config, is_training, add_summaries=True):
     is_training: whether the model is built for training (batch norm, jitter, ...).
     add_summaries: accepted for compatibility with the original; unused.
   Raises:
-    ConfigError: the oneof is unset or names an architecture this package does not build.
+    ConfigError: the oneof is unset, names an architecture this package does not build, or
+      the message has problems (all listed).
   """
-  arch = model_config.WhichOneof("model")
-  if arch is None:
-    raise ConfigError("model: no meta-architecture set (expected one of: center_net, faster_rcnn)")
-  if arch not in _META_ARCHITECTURES:
-    raise ConfigError(
-        f"model.{arch}: meta-architecture not supported by this package "
-        f"(expected one of: {', '.join(sorted(_META_ARCHITECTURES))})")
-  return _META_ARCHITECTURES[arch](getattr(model_config, arch), is_training, add_summaries)
+  del add_summaries
+  arch, adapter = _adapter(model_config)
+  return adapter.build(getattr(model_config, arch), is_training)

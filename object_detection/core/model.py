@@ -15,10 +15,11 @@ import abc
 
 import keras
 
-from object_detection.models.tracking import CheckpointableCollections
+from object_detection.core.containers import BuildOnCall
+from object_detection.core.tracking import CheckpointableCollections
 
 
-class DetectionModel(CheckpointableCollections, keras.Model, metaclass=abc.ABCMeta):
+class DetectionModel(CheckpointableCollections, BuildOnCall, keras.Model, metaclass=abc.ABCMeta):
   """Base class of CenterNet/DeepMAC and Faster/Mask R-CNN models.
 
   Subclasses create their layers in `__init__` from already-built parts (only builders read
@@ -26,20 +27,29 @@ class DetectionModel(CheckpointableCollections, keras.Model, metaclass=abc.ABCMe
   preprocess -> predict -> postprocess so `model(images)` builds every variable.
 
   Sublayers kept in lists/dicts are exposed to `tf.train.Checkpoint` (CheckpointableCollections:
-  Keras 3 alone would leave them out of checkpoints).
+  Keras 3 alone would leave them out of checkpoints). `build` only marks the model built
+  (BuildOnCall): sublayers build on the first call, without Keras 3 tracing the whole
+  preprocess -> predict -> postprocess symbolically first.
   """
 
-  def __init__(self, num_classes, **kwargs):
+  def __init__(self, num_classes, mask_supervised_class_ids=None, **kwargs):
     super().__init__(**kwargs)
     # keras.Model's Trainer.__init__ sets the instance attribute `self.loss = None`, which would
     # shadow the contract's `loss` method (these models are never `compile()`d).
     if self.__dict__.get("loss", 0) is None:
       del self.__dict__["loss"]
     self._num_classes = num_classes
+    self._mask_supervised_class_ids = tuple(mask_supervised_class_ids or ())
 
   @property
   def num_classes(self):
     return self._num_classes
+
+  @property
+  def mask_supervised_class_ids(self):
+    """The 1-based label ids whose masks supervise training (partial mask supervision), or None
+    when every class's masks do. Evaluation splits its mask metrics on them."""
+    return list(self._mask_supervised_class_ids) or None
 
   @abc.abstractmethod
   def preprocess(self, images):

@@ -20,6 +20,8 @@ groundtruth_instance_masks [N, H, W] uint8 {0, 1}, groundtruth_instance_mask_wei
 original_image_spatial_shape [2] int32, source_id / filename / key [] string.
 """
 
+import os
+
 import tensorflow as tf
 
 from object_detection.core.errors import ConfigError
@@ -47,14 +49,9 @@ def load_label_map_names(label_map_proto_file):
   """Returns ({name: id}, {display_name: id}) of a StringIntLabelMap (path or message)."""
   label_map = label_map_proto_file
   if isinstance(label_map_proto_file, (str, bytes)) or hasattr(label_map_proto_file, "__fspath__"):
-    label_map = label_map_util.load_labelmap(str(label_map_proto_file))
-  names, display_names = {}, {}
-  for item in label_map.item:
-    if item.name:
-      names[item.name] = int(item.id)
-    if item.display_name:
-      display_names[item.display_name] = int(item.id)
-  return names, display_names
+    label_map = label_map_util.load_labelmap(os.fsdecode(label_map_proto_file))
+  return tuple({name: int(i) for name, i in label_map_util.get_label_map_dict(
+      label_map, use_display_name=display).items() if name} for display in (False, True))
 
 
 def _table(mapping):

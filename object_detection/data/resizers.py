@@ -17,18 +17,12 @@ Interpolation follows the original's TF1 `tf.image.resize_images(align_corners=F
 `half_pixel_centers=False` ("legacy" sampling), so resized pixels match models trained with the
 original. Masks are always resized nearest-neighbour so they stay binary.
 
-The registrations at the bottom map the `ImageResizer` oneof names of `image_resizer.proto`
-to functions of the sub-message (attribute access only; no proto import here).
+`builders/image_resizer_builder.py` turns an `ImageResizer` message into one of these.
 """
 
 import numpy as np
 import tensorflow as tf
 
-from object_detection.core.errors import ConfigError
-from object_detection.core.registries import IMAGE_RESIZERS
-
-# `ResizeType` enum of image_resizer.proto: BILINEAR=0, NEAREST_NEIGHBOR=1, BICUBIC=2, AREA=3.
-RESIZE_METHODS = {0: "bilinear", 1: "nearest", 2: "bicubic", 3: "area"}
 
 
 def legacy_resize(images, size, method="bilinear"):
@@ -271,77 +265,3 @@ def resize_batch(resizer_fn, images):
   if probe.is_fully_defined():
     resized.set_shape([images.shape[0]] + probe.as_list())
   return resized, shapes
-
-
-# --- registrations: ImageResizer oneof name -> fn(sub_message) -> resizer ---------------------
-
-def _method(msg, field_path):
-  value = int(getattr(msg, "resize_method", 0))
-  if value not in RESIZE_METHODS:
-    raise ConfigError(f"{field_path}.resize_method: unknown value (got {value}; expected one of "
-                      "BILINEAR, NEAREST_NEIGHBOR, BICUBIC, AREA)")
-  return RESIZE_METHODS[value]
-
-
-def _maybe_gray(msg, fn):
-  return with_grayscale(fn) if getattr(msg, "convert_to_grayscale", False) else fn
-
-
-@IMAGE_RESIZERS.register("keep_aspect_ratio_resizer")
-def _keep_aspect_ratio(msg, field_path="model.image_resizer.keep_aspect_ratio_resizer"):
-  min_dim, max_dim = int(msg.min_dimension), int(msg.max_dimension)
-  if min_dim <= 0 or (max_dim and min_dim > max_dim):
-    raise ConfigError(f"{field_path}: min_dimension must be > 0 and <= max_dimension "
-                      f"(got min_dimension={min_dim}, max_dimension={max_dim})")
-  pad_values = tuple(msg.per_channel_pad_value) or (0.0, 0.0, 0.0)
-  method = _method(msg, field_path)
-  pad = bool(msg.pad_to_max_dimension)
-
-  def fn(image, masks=None):
-    return resize_to_range(image, masks, min_dim, max_dim, method, pad, pad_values)
-  return _maybe_gray(msg, fn)
-
-
-@IMAGE_RESIZERS.register("fixed_shape_resizer")
-def _fixed_shape(msg, field_path="model.image_resizer.fixed_shape_resizer"):
-  height, width = int(msg.height), int(msg.width)
-  if height <= 0 or width <= 0:
-    raise ConfigError(f"{field_path}: height and width must be > 0 "
-                      f"(got height={height}, width={width})")
-  method = _method(msg, field_path)
-
-  def fn(image, masks=None):
-    return resize_image(image, masks, height, width, method)
-  return _maybe_gray(msg, fn)
-
-
-@IMAGE_RESIZERS.register("identity_resizer")
-def _identity(msg, field_path=None):
-  del msg, field_path
-  return identity_resize
-
-
-@IMAGE_RESIZERS.register("pad_to_multiple_resizer")
-def _pad_to_multiple(msg, field_path="model.image_resizer.pad_to_multiple_resizer"):
-  multiple = int(msg.multiple)
-  if multiple <= 0:
-    raise ConfigError(f"{field_path}.multiple: must be > 0 (got {multiple})")
-
-  def fn(image, masks=None):
-    return pad_to_multiple(image, masks, multiple)
-  return _maybe_gray(msg, fn)
-
-
-@IMAGE_RESIZERS.register("conditional_shape_resizer")
-def _conditional_shape(msg, field_path="model.image_resizer.conditional_shape_resizer"):
-  # ConditionalShapeResizer.ResizeCondition enum: INVALID=0, GREATER=1, SMALLER=2.
-  condition = {1: "GREATER", 2: "SMALLER"}.get(int(msg.condition))
-  if condition is None:
-    raise ConfigError(f"{field_path}.condition: must be GREATER or SMALLER "
-                      f"(got {int(msg.condition)})")
-  threshold = int(msg.size_threshold)
-  method = _method(msg, field_path)
-
-  def fn(image, masks=None):
-    return conditional_shape_resize(image, masks, condition, threshold, method)
-  return _maybe_gray(msg, fn)

@@ -99,6 +99,8 @@ class LvisMaskEvaluator:
 
 
 @EVAL_METRICS.register("lvis_mask_metrics")
-def lvis_mask_metrics(categories, eval_config, mask_supervised_class_ids=None):
-  del eval_config, mask_supervised_class_ids  # the split is COCO-only for now
+def lvis_mask_metrics(categories, include_metrics_per_category=False, super_categories=None,
+                      mask_supervised_class_ids=None):
+  # Per-category, super-category and supervised/novel numbers are COCO-only for now.
+  del include_metrics_per_category, super_categories, mask_supervised_class_ids
   return LvisMaskEvaluator(categories)

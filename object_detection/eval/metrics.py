@@ -4,9 +4,10 @@
   coco_mask_metrics      -> CocoEvaluator(iou_type="segm"), keys `DetectionMasks_*`
   lvis_mask_metrics      -> LvisMaskEvaluator (lvis package), keys `DetectionMasks_*`
 
-Registry entries are called `fn(categories, eval_config, mask_supervised_class_ids=None)`:
-`categories` is a list of {"id": 1-based int, "name": str}; `eval_config` is an `EvalConfig`
-message (or anything with its attribute names; missing ones take the original's defaults).
+Registry entries are called `fn(categories, include_metrics_per_category=False,
+super_categories=None, mask_supervised_class_ids=None)`: `categories` is a list of {"id": 1-based
+int, "name": str}; `super_categories` maps a name to a list of class names. The EvalConfig
+message becomes these arguments in builders/eval_builder.py.
 
 Evaluator interface (the original's method names):
   add_single_ground_truth_image_info(image_id, groundtruth)   # numpy dict, see below
@@ -28,19 +29,11 @@ categories (= mean per-category AP over the split).
 
 import numpy as np
 
-from object_detection.core.errors import ConfigError
 from object_detection.core.registries import EVAL_METRICS
 from object_detection.eval import coco_tools
 
 SUPERVISED = "MaskSupervised"
 NOVEL = "Novel"
-
-
-def _super_categories(eval_config):
-  """eval_config.super_categories (map name -> comma-separated class names) -> dict of lists."""
-  raw = getattr(eval_config, "super_categories", None) or {}
-  return {name: [c.strip() for c in str(value).split(",") if c.strip()]
-          for name, value in dict(raw).items()}
 
 
 class CocoEvaluator:
@@ -55,22 +48,16 @@ class CocoEvaluator:
     self._prefix = "DetectionBoxes" if iou_type == "bbox" else "DetectionMasks"
     self._per_category = bool(include_metrics_per_category)
     self._super_categories = dict(super_categories or {})
-    names = {c["name"] for c in self._categories}
-    for sup, members in self._super_categories.items():
-      unknown = [m for m in members if m not in names]
-      if unknown:
-        raise ConfigError(
-            f"eval_config.super_categories[{sup!r}]: unknown class names (got {unknown}; "
-            f"expected names from the label map)")
-    ids = {c["id"] for c in self._categories}
+    unknown = unknown_super_category_members(self._categories, self._super_categories)
+    if unknown:
+      raise ValueError(f"CocoEvaluator: super_categories name unknown classes (got {unknown}; "
+                       "expected names of `categories`)")
     self._supervised = (sorted(int(i) for i in mask_supervised_class_ids)
                         if mask_supervised_class_ids else None)
-    if self._supervised is not None:
-      bad = [i for i in self._supervised if i not in ids]
-      if bad:
-        raise ConfigError(
-            f"allowed_masked_classes_ids: ids not in the label map (got {bad}; expected 1-based "
-            f"ids among {sorted(ids)})")
+    bad = ids_not_in_categories(self._categories, self._supervised or ())
+    if bad:
+      raise ValueError(f"CocoEvaluator: mask_supervised_class_ids not in categories (got {bad}; "
+                       f"expected ids among {sorted(c['id'] for c in self._categories)})")
     self.clear()
 
   @property
@@ -148,30 +135,32 @@ class CocoEvaluator:
     return metrics
 
 
-def _options(eval_config):
-  return dict(
-      include_metrics_per_category=bool(getattr(eval_config, "include_metrics_per_category",
-                                                False)),
-      super_categories=_super_categories(eval_config))
+def unknown_super_category_members(categories, super_categories):
+  """{super category: [member names that are not category names]} (only the bad ones)."""
+  names = {c["name"] for c in categories}
+  unknown = {sup: [m for m in members if m not in names]
+             for sup, members in (super_categories or {}).items()}
+  return {sup: members for sup, members in unknown.items() if members}
+
+
+def ids_not_in_categories(categories, class_ids):
+  """The ids of `class_ids` that no category has."""
+  ids = {int(c["id"]) for c in categories}
+  return [int(i) for i in class_ids if int(i) not in ids]
 
 
 @EVAL_METRICS.register("coco_detection_metrics")
-def coco_detection_metrics(categories, eval_config, mask_supervised_class_ids=None):
-  return CocoEvaluator(categories, "bbox", mask_supervised_class_ids=mask_supervised_class_ids,
-                       **_options(eval_config))
+def coco_detection_metrics(categories, include_metrics_per_category=False,
+                           super_categories=None, mask_supervised_class_ids=None):
+  return CocoEvaluator(categories, "bbox", include_metrics_per_category, super_categories,
+                       mask_supervised_class_ids)
 
 
 @EVAL_METRICS.register("coco_mask_metrics")
-def coco_mask_metrics(categories, eval_config, mask_supervised_class_ids=None):
-  return CocoEvaluator(categories, "segm", mask_supervised_class_ids=mask_supervised_class_ids,
-                       **_options(eval_config))
-
-
-def build_evaluators(categories, eval_config, mask_supervised_class_ids=None):
-  """`eval_config.metrics_set` (default coco_detection_metrics) -> list of evaluators."""
-  sets = list(getattr(eval_config, "metrics_set", None) or []) or ["coco_detection_metrics"]
-  return [EVAL_METRICS.get(name, field_path="eval_config.metrics_set")(
-      categories, eval_config, mask_supervised_class_ids) for name in sets]
+def coco_mask_metrics(categories, include_metrics_per_category=False, super_categories=None,
+                      mask_supervised_class_ids=None):
+  return CocoEvaluator(categories, "segm", include_metrics_per_category, super_categories,
+                       mask_supervised_class_ids)
 
 
 # lvis_mask_metrics lives in its own module (the lvis package); importing it registers it.

@@ -1,15 +1,13 @@
 """center_net_builder: the reference HG-104 CenterNet builds with the original's parameter count,
 config values reach the tasks, and bad configs raise ConfigError with the field path."""
 
-import sys
-import types
-
 import numpy as np
 import pytest
 import tensorflow as tf
 from google.protobuf import text_format
 
 from object_detection.builders import center_net_builder
+from object_detection.builders import deepmac_builder
 from object_detection.core import fields
 from object_detection.core.errors import ConfigError
 from object_detection.protos import center_net_pb2
@@ -126,17 +124,17 @@ def test_bad_object_center_params(config_text, match):
   config.object_center_params.ClearField("center_head_params")
   text_format.Merge(config_text, config.object_center_params)
   with pytest.raises(ConfigError, match=match):
-    center_net_builder.build_detection_tasks(config, True)
+    center_net_builder.build_detection_tasks(config, True, num_outputs=1)
 
 
 def test_missing_object_center_and_bad_stds():
   config = _tiny()
   config.ClearField("object_center_params")
   with pytest.raises(ConfigError, match="object_center_params: not set"):
-    center_net_builder.build_detection_tasks(config, True)
+    center_net_builder.build_detection_tasks(config, True, num_outputs=1)
   config = _tiny()
   config.feature_extractor.channel_stds[1] = 0.0
-  with pytest.raises(ConfigError, match="channel_stds: zero standard deviation"):
+  with pytest.raises(ConfigError, match="channel_stds: must be positive"):
     center_net_builder.build_feature_extractor(config, True)
 
 
@@ -144,7 +142,7 @@ def test_unsupported_tasks_and_nms_are_refused():
   config = _tiny()
   config.keypoint_estimation_task.add().task_name = "human_pose"
   with pytest.raises(ConfigError, match="keypoint_estimation_task: task not supported"):
-    center_net_builder.build_detection_tasks(config, True)
+    center_net_builder.build_detection_tasks(config, True, num_outputs=1)
   config = _tiny()
   config.mask_estimation_task.task_loss_weight = 1.0
   with pytest.raises(ConfigError, match="mask_estimation_task: task not supported"):
@@ -158,24 +156,25 @@ def test_unsupported_tasks_and_nms_are_refused():
 def test_detection_tasks_without_box_task_and_stack_count():
   config = _tiny()
   config.ClearField("object_detection_task")
-  tasks = center_net_builder.build_detection_tasks(config, True)
+  tasks = center_net_builder.build_detection_tasks(config, True, num_outputs=1)
   assert len(tasks) == 1
-  config.feature_extractor.type = "hourglass_104"
-  assert center_net_builder.num_feature_outputs(config) == 2
-  assert len(center_net_builder.build_detection_tasks(config, True)[0].center_heads) == 2
+  assert len(center_net_builder.build_detection_tasks(config, True, 2)[0].center_heads) == 2
 
 
-def test_deepmac_config_is_delegated(monkeypatch):
+def test_deepmac_task_gets_the_built_extractors_outputs(monkeypatch):
   calls = []
-  fake = types.ModuleType("object_detection.builders.deepmac_builder")
-  fake.build = lambda config, is_training: calls.append((config, is_training)) or "deepmac"
-  monkeypatch.setitem(sys.modules, "object_detection.builders.deepmac_builder", fake)
-  import object_detection.builders as builders_pkg  # pylint: disable=import-outside-toplevel
-  monkeypatch.setattr(builders_pkg, "deepmac_builder", fake, raising=False)
+  real_make_task = deepmac_builder.make_task
+  def spy(args, num_classes, num_feature_outputs):
+    calls.append(num_feature_outputs)
+    return real_make_task(args, num_classes, num_feature_outputs)
+  monkeypatch.setattr(deepmac_builder, "make_task", spy)
   config = _tiny()
-  config.deepmac_mask_estimation.dim = 8
-  assert center_net_builder.build(config, True) == "deepmac"
-  assert calls == [(config, True)]
+  text_format.Merge('deepmac_mask_estimation { dim: 4 pixel_embedding_dim: 4 mask_size: 8 '
+                    'network_type: "resnet4" num_init_channels: 4 }', config)
+  model = center_net_builder.build(config, True)
+  assert type(model).__name__ == "DeepMACMetaArch"
+  assert calls == [model.feature_extractor.num_feature_outputs] == [1]
+  assert model.tasks[-1] is model.deepmac_task
 
 
 def test_model_builder_entry_point_builds_center_net():

@@ -4,6 +4,7 @@ the error messages of bad configs."""
 
 import dataclasses
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -183,6 +184,59 @@ def test_bad_configs(replace, match):
     faster_rcnn_builder.build(_config(**replace), is_training=True)
 
 
+def test_check_lists_every_problem_without_building(monkeypatch):
+  """Load-time validation (config/validation.py) runs faster_rcnn_builder.check through the
+  META_ARCHITECTURES registry: it reports every problem at once, each as build words it,
+  and constructs no layer."""
+  from object_detection.config import validation  # pylint: disable=import-outside-toplevel
+  from object_detection.core import registries  # pylint: disable=import-outside-toplevel
+  from object_detection.core.problems import Problems  # pylint: disable=import-outside-toplevel
+  assert registries.META_ARCHITECTURES.get("faster_rcnn") is faster_rcnn_builder
+  bad = {"allowed_masked_classes_ids: [1, 2]": "allowed_masked_classes_ids: [4]",
+         "initial_crop_size: 4": "initial_crop_size: 0",
+         "first_stage_max_proposals: 8": "first_stage_max_proposals: 0",
+         "fpn { min_level: 2 max_level: 6": "fpn { min_level: 1 max_level: 6",
+         "mask_head_num_filters: 4": "mask_head_num_filters: 4 mask_head_upsample_factor: 3",
+         "'hourglass20'": "'hourglass_20'"}
+  built = []
+  monkeypatch.setattr(keras.layers.Layer, "__init__", lambda *a, **k: built.append(a[0]))
+  problems = Problems()
+  faster_rcnn_builder.check(_config(**{"'hourglass20'": "'hourglass_20'"}), problems)
+  assert problems.lines == [
+      "model.faster_rcnn.second_stage_box_predictor.mask_rcnn_box_predictor."
+      "mask_head_network_type: unknown Mask R-CNN mask head 'hourglass_20' (did you mean "
+      "\"hourglass20\"?) (expected one of: " +
+      ", ".join(registries.MASK_RCNN_MASK_HEADS.names()) + ")"]
+  del bad["'hourglass20'"]
+  problems = Problems()
+  faster_rcnn_builder.check(_config(**bad), problems)
+  assert not built
+  fields_named = [line.split(":")[0] for line in problems.lines]
+  assert fields_named == [
+      "model.faster_rcnn.feature_extractor.fpn",
+      "model.faster_rcnn.first_stage_anchor_generator.multiscale_anchor_generator",
+      "model.faster_rcnn.first_stage_max_proposals",
+      "model.faster_rcnn.second_stage_box_predictor.mask_rcnn_box_predictor.mask_height",
+      "model.faster_rcnn.initial_crop_size",
+      "model.faster_rcnn.allowed_masked_classes_ids"], problems.lines
+  monkeypatch.undo()
+  with pytest.raises(ConfigError) as raised:
+    faster_rcnn_builder.build(_config(**bad), is_training=True)
+  assert str(raised.value) == "\n".join(problems.lines)
+  pipeline = pipeline_pb2.TrainEvalPipelineConfig()
+  pipeline.model.faster_rcnn.CopyFrom(_config(**bad))
+  assert set(problems.lines) <= set(validation.check(pipeline))
+
+
+def test_model_carries_the_mask_supervised_class_ids():
+  model = faster_rcnn_builder.build(_config(), is_training=True)
+  assert model.mask_supervised_class_ids == [1, 2]
+  text = TINY.replace("  use_gt_boxes_for_masks: true\n  allowed_masked_classes_ids: [1, 2]\n",
+                      "")
+  assert faster_rcnn_builder.build(_config(text), is_training=True).mask_supervised_class_ids \
+      is None
+
+
 def test_fpn_extractor_needs_multiscale_anchors():
   text = TINY.replace(
       "multiscale_anchor_generator { min_level: 2 max_level: 6 anchor_scale: 2.0\n"
@@ -216,7 +270,14 @@ def test_shipped_configs_load_and_build(name):
   np.testing.assert_array_equal(shapes.numpy(), [[size * 3 // 4, size, 3]])
 
 
-def test_hyperparams_reach_the_heads(caplog):
+def _deviation_ids(faster_rcnn):
+  from object_detection.config import deviations  # pylint: disable=import-outside-toplevel
+  pipeline = pipeline_pb2.TrainEvalPipelineConfig()
+  pipeline.model.faster_rcnn.CopyFrom(faster_rcnn)
+  return deviations.warn_about(pipeline)
+
+
+def test_hyperparams_reach_the_heads():
   text = TINY.replace(
       "      mask_prediction_conv_depth: 4\n",
       "      mask_prediction_conv_depth: 4\n"
@@ -230,10 +291,11 @@ def test_hyperparams_reach_the_heads(caplog):
   norm = head.params.hyperparams.build_normalization()
   assert norm.momentum == pytest.approx(0.9) and not norm.trainable
   assert not head.params.hyperparams.layer_kwargs()["use_bias"]
-  assert "trained on the positive sampled RoIs only" not in caplog.text   # train: false
+  # docs/DEVIATIONS.md D7 (warned at config load): batch norm trained on the mask RoIs only.
+  assert "D7" not in _deviation_ids(_config(text))                       # train: false
   text = text.replace("train: false", "train: true")
-  faster_rcnn_builder.build(_config(text), is_training=True)           # masks on GT boxes
-  assert "trained on the positive sampled RoIs only" not in caplog.text
-  faster_rcnn_builder.build(_config(text.replace("use_gt_boxes_for_masks: true", "")),
-                            is_training=True)
-  assert "conv_hyperparams: the mask head's batch norm is trained on the positive" in caplog.text
+  assert "D7" not in _deviation_ids(_config(text))                        # masks on GT boxes
+  assert "D7" in _deviation_ids(_config(text.replace("use_gt_boxes_for_masks: true", "")))
+  assert "D7" not in _deviation_ids(_config(TINY.replace("use_gt_boxes_for_masks: true", "")))
+  # D8 (pre-NMS top-k) concerns every R-CNN config.
+  assert _deviation_ids(_config(TINY)) == ["D8"]

@@ -47,7 +47,7 @@ def test_conditional_shape_resizer():
 @pytest.mark.parametrize("text,match", [
     ("", "no image resizer is set"),
     ("keep_aspect_ratio_resizer { min_dimension: 64 max_dimension: 32 }", "min_dimension"),
-    ("fixed_shape_resizer { height: 0 }", "height and width must be > 0"),
+    ("fixed_shape_resizer { height: 0 }", "height: must be positive"),
 ])
 def test_errors(text, match):
   with pytest.raises(ConfigError, match=match):

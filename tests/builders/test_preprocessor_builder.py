@@ -71,9 +71,9 @@ def test_bad_pad_image_config():
 
 
 def test_every_reference_config_builds_its_augmentations_and_resizer(shared_dir):
-  from object_detection import inputs  # pylint: disable=import-outside-toplevel
   from object_detection.builders import image_resizer_builder  # pylint: disable=import-outside-toplevel
   from object_detection.protos import pipeline_pb2  # pylint: disable=import-outside-toplevel
+  from object_detection.utils import config_util  # pylint: disable=import-outside-toplevel
   paths = sorted((shared_dir / "reference_configs").glob("*.config"))
   assert len(paths) >= 6
   for path in paths:
@@ -81,8 +81,9 @@ def test_every_reference_config_builds_its_augmentations_and_resizer(shared_dir)
     fn = preprocessor_builder.build_all(config.train_config.data_augmentation_options)
     out = fn(_example(), tf.constant([4, 2]))
     assert out[F.groundtruth_boxes].shape[0] == out[F.groundtruth_instance_masks].shape[0]
-    image_resizer_builder.build(inputs.image_resizer_config_of(config.model))
-    assert inputs.static_spatial_shape(inputs.image_resizer_config_of(config.model)) in (
+    resizer_config = config_util.get_image_resizer_config(config.model)
+    image_resizer_builder.build(resizer_config)
+    assert tuple(config_util.get_spatial_image_size(resizer_config)) in (
         (512, 512), (640, 640), (1024, 1024)), path.name
 
 

@@ -68,13 +68,13 @@ def test_subsampling_and_point_supervision_rejected(pipeline):
   assert check(pipeline) == [
       f"{DEEPMAC}.mask_num_subsamples: instance subsampling is not supported (got 4; expected -1 "
       "or 0, as in the original)",
-      f"{DEEPMAC}.pointly_supervised_keypoint_loss_weight: point supervision needs "
-      "full-resolution masks (got 1 with predict_full_resolution_masks: false; expected 0, or "
-      "predict_full_resolution_masks: true)"]
+      f"{DEEPMAC}.pointly_supervised_keypoint_loss_weight: point supervision from keypoints is "
+      "not implemented (keypoints are out of scope) (got 1; expected 0)"]
 
 
-def test_color_consistency_with_roi_crops_is_accepted_silently(pipeline, caplog):
+def test_color_consistency_with_roi_crops_is_valid(pipeline, caplog):
   # The original returned 0 for this loss with RoI crops; here it is implemented in both modes.
+  # Not a validation problem: loading such a config warns (deviation D3, config/deviations.py).
   _deepmac(pipeline).color_consistency_loss_weight = 2.0
   with caplog.at_level(logging.WARNING):
     assert check(pipeline) == []
@@ -165,7 +165,7 @@ def test_augmentations_and_metrics_checked_against_registries(pipeline, monkeypa
   from object_detection.core import registries  # pylint: disable=import-outside-toplevel
   from object_detection.core.registry import Registry  # pylint: disable=import-outside-toplevel
   augmentations = Registry("data augmentation (PreprocessingStep)")
-  augmentations.register("random_horizontal_flip")(lambda step: None)
+  augmentations.register("random_horizontal_flip")(lambda step, problems, path: None)
   metrics = Registry("eval metrics_set")
   metrics.register("coco_detection_metrics", "coco_mask_metrics")(lambda *a: None)
   monkeypatch.setattr(registries, "AUGMENTATIONS", augmentations)
@@ -186,3 +186,14 @@ def test_placeholder_paths_warn(pipeline, caplog):
     assert check(pipeline) == []
   assert ("train_input_reader.label_map_path still contains PATH_TO_BE_CONFIGURED (got "
           "'PATH_TO_BE_CONFIGURED/label_map.txt')") in caplog.text
+
+
+def test_use_bfloat16_warns_that_it_applies_on_every_device(pipeline, caplog):
+  with caplog.at_level(logging.WARNING):
+    assert check(pipeline) == []
+  assert "use_bfloat16" not in caplog.text
+  pipeline.train_config.use_bfloat16 = True
+  with caplog.at_level(logging.WARNING):
+    assert check(pipeline) == []
+  assert ("train_config.use_bfloat16: true trains and evaluates in mixed bfloat16 on every "
+          "device (the original: only on TPU, float32 elsewhere)") in caplog.text

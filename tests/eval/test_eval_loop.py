@@ -69,7 +69,8 @@ def test_evaluate_perfect_detections_and_writes_json(tmp_path):
   features, labels = _batch()
   ds = tf.data.Dataset.from_tensors((features, labels))
   cats = [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]
-  evs = [metrics.coco_detection_metrics(cats, {}, [2]), metrics.coco_mask_metrics(cats, {}, [2])]
+  evs = [metrics.coco_detection_metrics(cats, mask_supervised_class_ids=[2]),
+         metrics.coco_mask_metrics(cats, mask_supervised_class_ids=[2])]
   m = eval_loop.evaluate(ConstantModel(), ds, evs)
   assert m["DetectionBoxes_Precision/mAP"] == pytest.approx(1.0)
   assert m["DetectionMasks_Precision/mAP"] == pytest.approx(1.0)

@@ -5,9 +5,10 @@ import pytest
 from pycocotools import coco as coco_api
 from pycocotools import cocoeval
 
+from object_detection.builders import eval_builder
 from object_detection.core.errors import ConfigError
-from object_detection.core.registries import EVAL_METRICS
 from object_detection.eval import metrics
+from object_detection.protos import eval_pb2
 
 CATEGORIES = [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}, {"id": 3, "name": "cow"}]
 # COCO 101-point AP of [TP 0.9, FP 0.8, TP 0.7] on 2 GT: recall<=0.5 -> 1, recall>0.5 -> 2/3.
@@ -37,8 +38,16 @@ def _image_data():
   return gt, det
 
 
+def _eval_config(metrics_set, include_metrics_per_category=False, super_categories=None):
+  return eval_pb2.EvalConfig(metrics_set=metrics_set,
+                             include_metrics_per_category=include_metrics_per_category,
+                             super_categories=super_categories or {})
+
+
 def _eval(name, eval_config=None, supervised=None, extra_image=False):
-  ev = EVAL_METRICS.get(name)(CATEGORIES, eval_config or {}, supervised)
+  """Evaluates the hand-made image with the `name` evaluator, built from an EvalConfig."""
+  options = vars(eval_config) if eval_config else {}
+  [ev] = eval_builder.build_evaluators(_eval_config([name], **options), CATEGORIES, supervised)
   gt, det = _image_data()
   ev.add_single_ground_truth_image_info("img1", gt)
   ev.add_single_detected_image_info("img1", det)
@@ -53,8 +62,9 @@ def _eval(name, eval_config=None, supervised=None, extra_image=False):
 
 
 class _Cfg:
-  include_metrics_per_category = True
-  super_categories = {"pets": "cat,dog", "farm": "cow"}
+  def __init__(self):
+    self.include_metrics_per_category = True
+    self.super_categories = {"pets": "cat,dog", "farm": "cow"}
 
 
 @pytest.mark.parametrize("name,prefix", [("coco_detection_metrics", "DetectionBoxes"),
@@ -106,7 +116,7 @@ def test_matches_pycocotools_directly():
 
 
 def test_no_detections_gives_zero_and_errors_are_clear():
-  ev = metrics.coco_detection_metrics(CATEGORIES, {})
+  ev = metrics.coco_detection_metrics(CATEGORIES)
   gt, _ = _image_data()
   ev.add_single_ground_truth_image_info(1, gt)
   ev.add_single_detected_image_info(1, {"detection_boxes": np.zeros((0, 4)),
@@ -114,11 +124,13 @@ def test_no_detections_gives_zero_and_errors_are_clear():
                                         "detection_classes": np.zeros(0)})
   assert ev.evaluate()["DetectionBoxes_Precision/mAP"] == 0.0
   with pytest.raises(ConfigError, match="allowed_masked_classes_ids"):
-    metrics.coco_mask_metrics(CATEGORIES, {}, mask_supervised_class_ids=[7])
+    eval_builder.build_evaluators(_eval_config(["coco_mask_metrics"]), CATEGORIES,
+                                  mask_supervised_class_ids=[7])
   with pytest.raises(ConfigError, match="super_categories"):
-    metrics.coco_mask_metrics(CATEGORIES, type("C", (), {"super_categories": {"x": "horse"}}))
+    eval_builder.build_evaluators(_eval_config(["coco_mask_metrics"],
+                                               super_categories={"x": "horse"}), CATEGORIES)
   with pytest.raises(ConfigError, match="did you mean"):
-    metrics.build_evaluators(CATEGORIES, type("C", (), {"metrics_set": ["coco_mask_metric"]}))
+    eval_builder.build_evaluators(_eval_config(["coco_mask_metric"]), CATEGORIES)
 
 
 def test_lvis_mask_metrics_on_the_hand_made_image():

@@ -1,7 +1,6 @@
-"""Data augmentations, one module per family, registered under the PreprocessingStep oneof names.
+"""Data augmentations, one module per family: pure ops `op(tensor_dict, seed, **params)`.
 
-Each registry entry is `fn(step_message) -> callable(tensor_dict, seed) -> tensor_dict`; the pure
-ops (`op(tensor_dict, seed, **params)`) are importable from the family modules:
+builders/preprocessor_builder.py binds them to the PreprocessingStep messages of configs:
 
   flips:  random_horizontal_flip, random_vertical_flip, random_rotation90
   color:  random_adjust_{brightness,contrast,hue,saturation}, random_distort_color,

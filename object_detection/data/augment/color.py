@@ -6,8 +6,6 @@ clipped to [0, 255]; only the first 3 (RGB) channels are changed.
 
 import tensorflow as tf
 
-from object_detection.core.errors import ConfigError
-from object_detection.core.registries import AUGMENTATIONS
 from object_detection.data.augment.common import IMAGE, coin, map_rgb, uniform
 
 
@@ -88,48 +86,3 @@ def random_pixel_value_scale(tensor_dict, seed, minval=0.9, maxval=1.1):
   coef = uniform(seed, 0, tf.shape(image), minval, maxval)
   out[IMAGE] = tf.clip_by_value(image * coef, 0.0, 255.0)
   return out
-
-
-@AUGMENTATIONS.register("random_adjust_brightness")
-def _brightness(msg):
-  max_delta = float(msg.max_delta)
-  return lambda d, seed: random_adjust_brightness(d, seed, max_delta)
-
-
-@AUGMENTATIONS.register("random_adjust_contrast")
-def _contrast(msg):
-  lo, hi = float(msg.min_delta), float(msg.max_delta)
-  return lambda d, seed: random_adjust_contrast(d, seed, lo, hi)
-
-
-@AUGMENTATIONS.register("random_adjust_hue")
-def _hue(msg):
-  max_delta = float(msg.max_delta)
-  return lambda d, seed: random_adjust_hue(d, seed, max_delta)
-
-
-@AUGMENTATIONS.register("random_adjust_saturation")
-def _saturation(msg):
-  lo, hi = float(msg.min_delta), float(msg.max_delta)
-  return lambda d, seed: random_adjust_saturation(d, seed, lo, hi)
-
-
-@AUGMENTATIONS.register("random_distort_color")
-def _distort(msg):
-  ordering = int(msg.color_ordering)
-  if ordering not in (0, 1):
-    raise ConfigError("train_config.data_augmentation_options.random_distort_color.color_ordering:"
-                      f" must be 0 or 1 (got {ordering})")
-  return lambda d, seed: random_distort_color(d, seed, ordering)
-
-
-@AUGMENTATIONS.register("random_rgb_to_gray")
-def _rgb_to_gray(msg):
-  p = float(msg.probability)
-  return lambda d, seed: random_rgb_to_gray(d, seed, p)
-
-
-@AUGMENTATIONS.register("random_pixel_value_scale")
-def _pixel_value_scale(msg):
-  lo, hi = float(msg.minval), float(msg.maxval)
-  return lambda d, seed: random_pixel_value_scale(d, seed, lo, hi)

@@ -85,18 +85,3 @@ def reframe_prune_clip(tensor_dict, window):
   out = dict(tensor_dict)
   out[BOXES] = tf.clip_by_value(boxes, 0.0, 1.0)
   return instances.keep_instances(out, tf.logical_not(outside))
-
-
-def step_enum_name(msg, field):
-  """Lower-case name of an enum field's value in a proto message (e.g. jitter_mode)."""
-  value = getattr(msg, field)
-  enum_type = msg.DESCRIPTOR.fields_by_name[field].enum_type
-  return enum_type.values_by_number[value].name.lower()
-
-
-def has_field(msg, field):
-  """proto2-style presence (falls back to `value != 0` for fields without presence)."""
-  try:
-    return msg.HasField(field)
-  except ValueError:
-    return bool(getattr(msg, field))

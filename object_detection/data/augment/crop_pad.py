@@ -2,8 +2,6 @@
 
 import tensorflow as tf
 
-from object_detection.core.errors import ConfigError
-from object_detection.core.registries import AUGMENTATIONS
 from object_detection.data import instances
 from object_detection.data.augment.common import (
     BOXES, IMAGE, MASKS, change_coordinate_frame, randint, sub_seed)
@@ -59,35 +57,3 @@ def random_crop_pad_image(tensor_dict, seed, min_object_covered=1.0,
   min_size = tf.cast(hw * tf.constant(min_padded_size_ratio, tf.float32), tf.int32)
   max_size = tf.cast(hw * tf.constant(max_padded_size_ratio, tf.float32), tf.int32)
   return random_pad_image(cropped, sub_seed(seed, 1), min_size, max_size, pad_color)
-
-
-@AUGMENTATIONS.register("random_crop_to_aspect_ratio")
-def _crop_to_aspect(msg, field_path="train_config.data_augmentation_options.random_crop_to_aspect_ratio"):
-  ratio = float(msg.aspect_ratio)
-  if ratio <= 0:
-    raise ConfigError(f"{field_path}.aspect_ratio: must be > 0 (got {ratio})")
-  params = dict(aspect_ratio=ratio, overlap_thresh=float(msg.overlap_thresh),
-                clip_boxes=bool(msg.clip_boxes))
-  return lambda d, seed: random_crop_to_aspect_ratio(d, seed, **params)
-
-
-@AUGMENTATIONS.register("random_crop_pad_image")
-def _crop_pad(msg, field_path="train_config.data_augmentation_options.random_crop_pad_image"):
-  def pair(name, default):
-    values = tuple(float(v) for v in getattr(msg, name)) or default
-    if len(values) != 2:
-      raise ConfigError(f"{field_path}.{name}: needs 2 values (height, width) "
-                        f"(got {len(values)})")
-    return values
-  pad_color = tuple(float(v) for v in msg.pad_color) or None
-  if pad_color is not None and len(pad_color) != 3:
-    raise ConfigError(f"{field_path}.pad_color: needs 3 values (got {len(pad_color)})")
-  params = dict(
-      min_object_covered=float(msg.min_object_covered),
-      aspect_ratio_range=(float(msg.min_aspect_ratio), float(msg.max_aspect_ratio)),
-      area_range=(float(msg.min_area), float(msg.max_area)),
-      overlap_thresh=float(msg.overlap_thresh), clip_boxes=bool(msg.clip_boxes),
-      random_coef=float(msg.random_coef),
-      min_padded_size_ratio=pair("min_padded_size_ratio", (1.0, 1.0)),
-      max_padded_size_ratio=pair("max_padded_size_ratio", (2.0, 2.0)), pad_color=pad_color)
-  return lambda d, seed: random_crop_pad_image(d, seed, **params)

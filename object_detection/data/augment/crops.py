@@ -6,7 +6,6 @@ per-instance field (classes, masks, weights, ...); the rest are clipped to the c
 
 import tensorflow as tf
 
-from object_detection.core.registries import AUGMENTATIONS
 from object_detection.data import instances
 from object_detection.data.augment.common import (
     BOXES, IMAGE, MASKS, change_coordinate_frame, reframe_prune_clip, randint, sub_seed, uniform)
@@ -161,27 +160,3 @@ def random_scale_crop_and_pad_to_square(tensor_dict, seed, output_size=512, scal
   oy, ox = tf.cast(offset_y, tf.float32), tf.cast(offset_x, tf.float32)
   window = tf.stack([oy / sh, ox / sw, (oy + output_size) / sh, (ox + output_size) / sw])
   return reframe_prune_clip(out, window)
-
-
-@AUGMENTATIONS.register("random_square_crop_by_scale")
-def _square_crop(msg):
-  params = dict(max_border=int(msg.max_border), scale_min=float(msg.scale_min),
-                scale_max=float(msg.scale_max), num_scales=int(msg.num_scales))
-  return lambda d, seed: random_square_crop_by_scale(d, seed, **params)
-
-
-@AUGMENTATIONS.register("random_crop_image")
-def _crop_image(msg):
-  params = dict(min_object_covered=float(msg.min_object_covered),
-                aspect_ratio_range=(float(msg.min_aspect_ratio), float(msg.max_aspect_ratio)),
-                area_range=(float(msg.min_area), float(msg.max_area)),
-                overlap_thresh=float(msg.overlap_thresh), clip_boxes=bool(msg.clip_boxes),
-                random_coef=float(msg.random_coef))
-  return lambda d, seed: random_crop_image(d, seed, **params)
-
-
-@AUGMENTATIONS.register("random_scale_crop_and_pad_to_square")
-def _scale_crop_pad(msg):
-  params = dict(output_size=int(msg.output_size), scale_min=float(msg.scale_min),
-                scale_max=float(msg.scale_max))
-  return lambda d, seed: random_scale_crop_and_pad_to_square(d, seed, **params)

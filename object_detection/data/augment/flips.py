@@ -6,7 +6,6 @@ decoded by this package).
 
 import tensorflow as tf
 
-from object_detection.core.registries import AUGMENTATIONS
 from object_detection.data.augment.common import BOXES, IMAGE, MASKS, coin
 
 
@@ -63,21 +62,3 @@ def random_rotation90(tensor_dict, seed, probability=0.5):
   if image.shape[0] is None or image.shape[0] != image.shape[1]:
     out[IMAGE].set_shape([None, None, image.shape[-1]])
   return out
-
-
-@AUGMENTATIONS.register("random_horizontal_flip")
-def _horizontal(msg):
-  p = float(msg.probability)
-  return lambda d, seed: random_horizontal_flip(d, seed, p)
-
-
-@AUGMENTATIONS.register("random_vertical_flip")
-def _vertical(msg):
-  p = float(msg.probability)
-  return lambda d, seed: random_vertical_flip(d, seed, p)
-
-
-@AUGMENTATIONS.register("random_rotation90")
-def _rotation90(msg):
-  p = float(msg.probability)
-  return lambda d, seed: random_rotation90(d, seed, p)

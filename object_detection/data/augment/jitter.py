@@ -1,7 +1,6 @@
 """random_jitter_boxes as a data augmentation (the op itself is ops/box_jitter.py)."""
 
-from object_detection.core.registries import AUGMENTATIONS
-from object_detection.data.augment.common import BOXES, step_enum_name, sub_seed
+from object_detection.data.augment.common import BOXES, sub_seed
 from object_detection.ops import box_jitter
 
 
@@ -11,10 +10,3 @@ def random_jitter_boxes(tensor_dict, seed, ratio=0.05, jitter_mode="default"):
   out[BOXES] = box_jitter.random_jitter_boxes(tensor_dict[BOXES], ratio, jitter_mode,
                                               seed=sub_seed(seed, 0))
   return out
-
-
-@AUGMENTATIONS.register("random_jitter_boxes")
-def _jitter(msg):
-  ratio = float(msg.ratio)
-  mode = step_enum_name(msg, "jitter_mode") if hasattr(msg, "jitter_mode") else "default"
-  return lambda d, seed: random_jitter_boxes(d, seed, ratio, mode)

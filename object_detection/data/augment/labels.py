@@ -3,7 +3,6 @@
 import tensorflow as tf
 
 from object_detection.core.fields import InputDataFields as F
-from object_detection.core.registries import AUGMENTATIONS
 from object_detection.data import instances
 from object_detection.data.augment.common import uniform
 
@@ -25,16 +24,3 @@ def drop_label_probabilistically(tensor_dict, seed, label, drop_probability=1.0)
   drop = uniform(seed, 0) < drop_probability
   keep = tf.logical_or(tf.logical_not(drop), classes != label)
   return instances.keep_instances(tensor_dict, keep)
-
-
-@AUGMENTATIONS.register("remap_labels")
-def _remap(msg):
-  original = tuple(int(v) for v in msg.original_labels)
-  new_label = int(msg.new_label)
-  return lambda d, seed: remap_labels(d, seed, original, new_label)
-
-
-@AUGMENTATIONS.register("drop_label_probabilistically")
-def _drop(msg):
-  label, p = int(msg.label), float(msg.drop_probability)
-  return lambda d, seed: drop_label_probabilistically(d, seed, label, p)

@@ -2,10 +2,8 @@
 
 import tensorflow as tf
 
-from object_detection.core.errors import ConfigError
-from object_detection.core.registries import AUGMENTATIONS
 from object_detection.data.augment.common import (
-    BOXES, IMAGE, MASKS, change_coordinate_frame, has_field, randint)
+    BOXES, IMAGE, MASKS, change_coordinate_frame, randint)
 
 
 def random_pad_image(tensor_dict, seed, min_image_size=None, max_image_size=None, pad_color=None,
@@ -74,34 +72,3 @@ def random_absolute_pad_image(tensor_dict, seed, max_height_padding, max_width_p
   hw = tf.shape(tensor_dict[IMAGE])[:2]
   max_size = hw + tf.constant([max_height_padding, max_width_padding], tf.int32)
   return random_pad_image(tensor_dict, seed, hw, max_size, pad_color)
-
-
-def _pad_color(msg, field_path):
-  pad_color = tuple(float(v) for v in msg.pad_color) or None
-  if pad_color is not None and len(pad_color) != 3:
-    raise ConfigError(f"{field_path}.pad_color: needs 3 values (got {len(pad_color)})")
-  return pad_color
-
-
-@AUGMENTATIONS.register("random_absolute_pad_image")
-def _absolute_pad(msg, field_path="train_config.data_augmentation_options.random_absolute_pad_image"):
-  max_h, max_w = int(msg.max_height_padding), int(msg.max_width_padding)
-  if max_h < 0 or max_w < 0:
-    raise ConfigError(f"{field_path}: max_height_padding and max_width_padding must be >= 0 "
-                      f"(got {max_h}, {max_w})")
-  pad_color = _pad_color(msg, field_path)
-  return lambda d, seed: random_absolute_pad_image(d, seed, max_h, max_w, pad_color)
-
-
-@AUGMENTATIONS.register("random_pad_image")
-def _pad(msg, field_path="train_config.data_augmentation_options.random_pad_image"):
-  def pair(a, b):
-    if has_field(msg, a) != has_field(msg, b):
-      raise ConfigError(f"{field_path}: {a} and {b} must be set together "
-                        f"(got {a}={getattr(msg, a)}, {b}={getattr(msg, b)})")
-    return (int(getattr(msg, a)), int(getattr(msg, b))) if has_field(msg, a) else None
-  min_size = pair("min_image_height", "min_image_width")
-  max_size = pair("max_image_height", "max_image_width")
-  pad_color = _pad_color(msg, field_path)
-  center = bool(getattr(msg, "center_pad", False))
-  return lambda d, seed: random_pad_image(d, seed, min_size, max_size, pad_color, center)

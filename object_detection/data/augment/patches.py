@@ -2,8 +2,6 @@
 
 import tensorflow as tf
 
-from object_detection.core.errors import ConfigError
-from object_detection.core.registries import AUGMENTATIONS
 from object_detection.data.augment.common import IMAGE, coin, map_rgb, randint, sub_seed, uniform
 
 
@@ -59,35 +57,3 @@ def random_jpeg_quality(tensor_dict, seed, random_coef=0.0, min_jpeg_quality=0,
   out[IMAGE] = tf.cond(uniform(seed, 1) > random_coef, encode, lambda: image)
   out[IMAGE].set_shape(image.shape)
   return out
-
-
-@AUGMENTATIONS.register("adjust_gamma")
-def _gamma(msg):
-  gamma, gain = float(msg.gamma), float(msg.gain)
-  return lambda d, seed: adjust_gamma(d, seed, gamma, gain)
-
-
-@AUGMENTATIONS.register("rgb_to_gray")
-def _gray(msg):
-  del msg
-  return rgb_to_gray
-
-
-@AUGMENTATIONS.register("random_black_patches")
-def _black_patches(msg, field_path="train_config.data_augmentation_options.random_black_patches"):
-  ratio = float(msg.size_to_image_ratio)
-  if not 0.0 < ratio < 1.0:
-    raise ConfigError(f"{field_path}.size_to_image_ratio: must be in (0, 1) (got {ratio})")
-  params = dict(max_black_patches=int(msg.max_black_patches),
-                probability=float(msg.probability), size_to_image_ratio=ratio)
-  return lambda d, seed: random_black_patches(d, seed, **params)
-
-
-@AUGMENTATIONS.register("random_jpeg_quality")
-def _jpeg(msg, field_path="train_config.data_augmentation_options.random_jpeg_quality"):
-  lo, hi = int(msg.min_jpeg_quality), int(msg.max_jpeg_quality)
-  if not 0 <= lo <= hi <= 100:
-    raise ConfigError(f"{field_path}: need 0 <= min_jpeg_quality <= max_jpeg_quality <= 100 "
-                      f"(got {lo}, {hi})")
-  coef = float(msg.random_coef)
-  return lambda d, seed: random_jpeg_quality(d, seed, coef, lo, hi)

@@ -2,13 +2,8 @@
 
 import tensorflow as tf
 
-from object_detection.core.errors import ConfigError
-from object_detection.core.registries import AUGMENTATIONS
 from object_detection.data.augment.common import IMAGE, MASKS, randint, uniform
 from object_detection.data.resizers import legacy_resize, resize_masks
-
-# ResizeImage.Method enum of preprocessor.proto (numbered differently from ResizeType).
-_RESIZE_IMAGE_METHODS = {1: "area", 2: "bicubic", 3: "bilinear", 4: "nearest"}
 
 
 def random_image_scale(tensor_dict, seed, min_scale_ratio=0.5, max_scale_ratio=2.0):
@@ -27,12 +22,6 @@ def random_image_scale(tensor_dict, seed, min_scale_ratio=0.5, max_scale_ratio=2
     out[MASKS] = tf.raw_ops.ResizeNearestNeighbor(
         images=tensor_dict[MASKS][:, :, :, None], size=new_size, align_corners=True)[:, :, :, 0]
   return out
-
-
-@AUGMENTATIONS.register("random_image_scale")
-def _scale(msg):
-  lo, hi = float(msg.min_scale_ratio), float(msg.max_scale_ratio)
-  return lambda d, seed: random_image_scale(d, seed, lo, hi)
 
 
 def resize_image(tensor_dict, seed=None, new_height=256, new_width=256, method="bilinear"):
@@ -62,21 +51,3 @@ def random_resize_method(tensor_dict, seed, target_height, target_width):
   if MASKS in tensor_dict:
     out[MASKS] = resize_masks(tensor_dict[MASKS], size)
   return out
-
-
-@AUGMENTATIONS.register("resize_image")
-def _resize(msg, field_path="train_config.data_augmentation_options.resize_image"):
-  h, w = int(msg.new_height), int(msg.new_width)
-  if h <= 0 or w <= 0:
-    raise ConfigError(f"{field_path}: new_height and new_width must be > 0 (got {h}, {w})")
-  method = _RESIZE_IMAGE_METHODS[int(msg.method)]
-  return lambda d, seed: resize_image(d, seed, h, w, method)
-
-
-@AUGMENTATIONS.register("random_resize_method")
-def _random_resize(msg, field_path="train_config.data_augmentation_options.random_resize_method"):
-  h, w = int(msg.target_height), int(msg.target_width)
-  if h <= 0 or w <= 0:
-    raise ConfigError(f"{field_path}: target_height and target_width must be > 0 "
-                      f"(got {h}, {w})")
-  return lambda d, seed: random_resize_method(d, seed, h, w)

@@ -21,7 +21,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from object_detection.models.tracking import CheckpointableCollections
+from object_detection.core.tracking import CheckpointableCollections
 
 
 @dataclasses.dataclass(frozen=True)

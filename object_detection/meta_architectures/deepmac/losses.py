@@ -10,55 +10,78 @@ mode; sample s of S sits at crop_min + s/(S−1)·crop_size) or the whole padded
 feature-map resolution (full-resolution mode).
 """
 
+import dataclasses
+
 import tensorflow as tf
 
+from object_detection.losses import classification
 from object_detection.ops import mask_ops
 
 
+# ------------------------------------------------------------------------ settings of the losses
+@dataclasses.dataclass(frozen=True)
+class BoxConsistency:
+  """BoxInst projection loss (box_consistency_loss_*): weight > 0, per-instance aggregation
+  (normalize_auto / normalize_groundtruth_count / normalize_balanced), tightness prior."""
+  weight: float
+  normalize: str = "normalize_auto"
+  tightness: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class ColorConsistency:
+  """BoxInst pairwise loss (color_consistency_*): weight > 0, similarity threshold, neighbour
+  dilation, linear warm-up, and what is compared: the image in LAB (feature_map False) or the
+  last backbone output, with a gaussian or normalized-dot-product comparison."""
+  weight: float
+  threshold: float = 0.4
+  dilation: int = 2
+  warmup_start: int = 0
+  warmup_steps: int = 0
+  feature_map: bool = False
+  comparison: str = "comparison_default_gaussian"
+
+
+@dataclasses.dataclass(frozen=True)
+class SelfSupervision:
+  """Augmented self-supervision (augmented_self_supervision_*): weight > 0, the loss between
+  the two passes (loss_dice / loss_mse / loss_kl_div), the augmentation, linear warm-up."""
+  weight: float
+  loss: str = "loss_dice"
+  max_translation: float = 0.0
+  flip_probability: float = 0.0
+  scale_min: float = 1.0
+  scale_max: float = 1.0
+  warmup_start: int = 0
+  warmup_steps: int = 0
+
+
 # ---------------------------------------------------------------- per-pixel classification loss
-def sigmoid_cross_entropy(logits, targets):
-  """Per-element sigmoid CE (the original's WeightedSigmoidClassificationLoss, weights 1)."""
-  return tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits)
+def per_instance_classification_loss(classification_loss, logits, targets,
+                                     method="normalize_auto"):
+  """Applies a classification loss to [M, P] logits/targets and aggregates per instance.
 
-
-def dice_loss(logits, targets, weights, squared_normalization=False,
-              is_prediction_probability=False):
-  """1 − Dice over the last-but-one axis (the original's WeightedDiceClassificationLoss).
-
-  Args:
-    logits, targets, weights: [M, P] float32 (P pixels per instance).
-  Returns:
-    [M] float32.
-  """
-  probs = logits if is_prediction_probability else tf.sigmoid(logits)
-  if squared_normalization:
-    denominator = tf.reduce_sum(probs * probs * weights, -1) + tf.reduce_sum(
-        targets * targets * weights, -1)
-  else:
-    denominator = tf.reduce_sum(probs * weights, -1) + tf.reduce_sum(targets * weights, -1)
-  numerator = 2.0 * tf.reduce_sum(probs * targets * weights, -1)
-  return 1.0 - numerator / tf.maximum(denominator, 1e-10)
-
-
-def per_instance_classification_loss(params, logits, targets, method="normalize_auto"):
-  """Applies params.classification_loss to [M, P] logits/targets and aggregates per instance.
-
-  Aggregation (the original's _aggregate_classification_loss):
-    normalize_auto: sigmoid -> mean over P; dice -> the dice value (already per instance);
+  `classification_loss(prediction [M, P, 1], target [M, P, 1], weights [M, P, 1])` is one of
+  losses/classification.py: per pixel ([M, P, 1], e.g. weighted_sigmoid) or per instance
+  ([M, 1], weighted_dice). Aggregation (the original's _aggregate_classification_loss):
+    normalize_auto: per-pixel loss -> mean over P; per-instance loss -> itself;
     normalize_groundtruth_count: sum / Σ targets;
-    normalize_balanced: each pixel / count of pixels with its own target label (sigmoid only).
+    normalize_balanced: each pixel / count of pixels with its own target label (per pixel only).
   Returns: [M] float32.
   """
-  if params.classification_loss == "weighted_dice_classification_loss":
+  loss = classification_loss(logits[..., None], targets[..., None],
+                             tf.ones_like(logits)[..., None])
+  if len(loss.shape) == 2:          # per instance (dice)
+    loss = loss[:, 0]
     if method == "normalize_balanced":
       raise ValueError("per_instance_classification_loss: normalize_balanced needs a per-pixel "
-                       "loss (got weighted_dice_classification_loss; expected weighted_sigmoid)")
-    loss = dice_loss(logits, targets, tf.ones_like(logits), params.dice_squared_normalization,
-                     params.dice_is_prediction_probability)
+                       "loss (got a per-instance loss such as dice; expected weighted_sigmoid)")
     if method == "normalize_groundtruth_count":
       return loss / tf.reduce_sum(targets, -1)
-    return loss
-  loss = sigmoid_cross_entropy(logits, targets)
+    if method == "normalize_auto":
+      return loss
+    raise ValueError(f"per_instance_classification_loss: unknown aggregation {method!r}")
+  loss = loss[..., 0]
   if method == "normalize_auto":
     return tf.reduce_mean(loss, -1)
   if method == "normalize_groundtruth_count":
@@ -77,10 +100,11 @@ def _flat(x):
 
 
 # ------------------------------------------------------------------------------- the mask loss
-def mask_loss(params, mask_logits, mask_targets):
+def mask_loss(classification_loss, mask_logits, mask_targets):
   """Per-instance mask loss against soft targets.
 
   Args:
+    classification_loss: see per_instance_classification_loss.
     mask_logits: [B, N, h, w] float32 logits (mask frame).
     mask_targets: [B, N, H', W'] float32 soft targets in [0, 1]; logits are resized
       (bilinear) to the target size when it differs (full-resolution mode).
@@ -90,7 +114,8 @@ def mask_loss(params, mask_logits, mask_targets):
   mask_logits = resize_like(mask_logits, mask_targets)
   flat_logits, batch, num = _flat(mask_logits)
   flat_targets, _, _ = _flat(mask_targets)
-  loss = per_instance_classification_loss(params, flat_logits, flat_targets, "normalize_auto")
+  loss = per_instance_classification_loss(classification_loss, flat_logits, flat_targets,
+                                          "normalize_auto")
   return tf.reshape(loss, [batch, num])
 
 
@@ -170,18 +195,22 @@ def per_instance_no_class_overlap(classes, boxes, frame_boxes, height, width):
 
 
 # ------------------------------------------------------------------------------ box consistency
-def box_consistency_loss(params, mask_logits, box_masks):
+def box_consistency_loss(classification_loss, mask_logits, box_masks, normalize="normalize_auto",
+                         tightness=False):
   """BoxInst projection loss: max over rows/cols of logits vs of the filled GT box.
 
   Args:
+    classification_loss: see per_instance_classification_loss.
     mask_logits: [B, N, h, w] float32 logits (mask frame).
     box_masks: [B, N, h, w] float32 {0,1}, the GT box drawn in the mask frame.
+    normalize: per-instance aggregation (per_instance_classification_loss's `method`).
+    tightness: inside the box, take the max of the logits within the box only.
   Returns:
     [B, N] float32: the per-instance loss summed over the two projection axes.
   """
   total = 0.0
   for axis in (2, 3):
-    if params.box_consistency_tightness:
+    if tightness:
       raw_max = tf.reduce_max(mask_logits, axis=axis)
       inside_max = tf.reduce_max(mask_logits * box_masks, axis=axis)
       box_1d = tf.reduce_max(box_masks, axis=axis)
@@ -191,8 +220,8 @@ def box_consistency_loss(params, mask_logits, box_masks):
     target = tf.reduce_max(box_masks, axis=axis)
     flat_pred, batch, num = _flat(pred)
     flat_target, _, _ = _flat(target)
-    loss = per_instance_classification_loss(params, flat_pred, flat_target,
-                                            params.box_consistency_loss_normalize)
+    loss = per_instance_classification_loss(classification_loss, flat_pred, flat_target,
+                                            normalize)
     total += tf.reshape(loss, [batch, num])
   return total
 
@@ -263,8 +292,9 @@ def color_consistency_loss(mask_logits, similarity, box_masks, threshold, dilati
 def self_supervision_loss(kind, logits, target_logits, box_masks):
   """Loss between predicted logits and de-augmented (stop-gradient) logits, inside the GT box.
 
-  kind: loss_dice (dice vs binarised targets, weights = box), loss_mse (of probabilities) or
-  loss_kl_div (2-class KL(target || pred)); MSE/KL are summed over box pixels / #box pixels.
+  kind: loss_dice (losses/classification.py's weighted_dice against the binarised targets,
+  weights = box, as the original), loss_mse (of probabilities) or loss_kl_div (2-class
+  KL(target || pred)); MSE/KL are summed over box pixels / #box pixels.
   Args: logits, target_logits, box_masks: [B, N, h, w] float32. Returns: [B, N] float32.
   """
   flat_logits, batch, num = _flat(logits)
@@ -273,7 +303,9 @@ def self_supervision_loss(kind, logits, target_logits, box_masks):
   num_pixels = tf.maximum(tf.reduce_sum(weights, -1), 1.0)
   probs, target_probs = tf.sigmoid(flat_logits), tf.sigmoid(flat_targets)
   if kind == "loss_dice":
-    loss = dice_loss(flat_logits, tf.cast(flat_targets > 0.0, tf.float32), weights)
+    loss = classification.weighted_dice(
+        flat_logits[..., None], tf.cast(flat_targets > 0.0, tf.float32)[..., None],
+        weights[..., None])[:, 0]
   elif kind == "loss_mse":
     loss = tf.reduce_sum(tf.square(target_probs - probs) * weights, -1) / num_pixels
   elif kind == "loss_kl_div":

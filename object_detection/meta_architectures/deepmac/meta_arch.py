@@ -40,6 +40,11 @@ class DeepMACMetaArch(center_net_meta_arch.CenterNetMetaArch):
   def deepmac_task(self):
     return self._deepmac_task
 
+  @property
+  def mask_supervised_class_ids(self):
+    """The 1-based label ids whose masks supervise training, or None (all classes)."""
+    return list(self._deepmac_task.allowed_masked_classes_ids) or None
+
   def _context(self, prediction_dict, true_image_shapes, training):
     context = super()._context(prediction_dict, true_image_shapes, training)
     return dataclasses.replace(context, step=self.training_step)
@@ -67,4 +72,4 @@ class DeepMACMetaArch(center_net_meta_arch.CenterNetMetaArch):
     # relative positions); rescale to the padded input.
     padded = deepmac_task.boxes_true_to_padded(tf.cast(boxes, tf.float32), true_shapes,
                                                tf.shape(preprocessed)[1:3])
-    return self._deepmac_task.mask_probabilities(predictions, padded)
+    return self._deepmac_task.mask_probabilities(predictions, padded, self.stride)

@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from object_detection.core import layer_hyperparams
 from object_detection.core import registries
-from object_detection.models.tracking import CheckpointableCollections
+from object_detection.core.tracking import CheckpointableCollections
 
 # `mask_rcnn_box_predictor.conv_hyperparams` when the config leaves it unset.
 DEFAULT_HYPERPARAMS = layer_hyperparams.LayerHyperparams(
@@ -68,6 +68,31 @@ def auto_conv_depth(num_feature_channels, num_classes):
   return int(2 ** round((2.0 * log_c + 3.0 * log_k) / 5.0))
 
 
+def _default_head_problems(params):
+  if params.num_conv_layers < 1:
+    return [f"mask_prediction_num_conv_layers: must be >= 1 for the default head "
+            f"(got {params.num_conv_layers}; expected >= 1)"]
+  return []
+
+
+def _deep_head_problems(params):
+  if (params.upsample_factor < 1 or params.mask_height != params.mask_width or
+      params.mask_height % params.upsample_factor):
+    return [f"mask_height: deep mask heads need square masks divisible by "
+            f"mask_head_upsample_factor (got {params.mask_height}x{params.mask_width}, "
+            f"upsample_factor {params.upsample_factor}; expected square, divisible)"]
+  return []
+
+
+def param_problems(network_type, params):
+  """Problems of MaskHeadParams for a registered head (`mask_head_network_type`), as
+  `<field>: <problem>` lines (the head's constructor raises the first;
+  builders/faster_rcnn_builder.check reports them without building the head)."""
+  if network_type == "default":
+    return _default_head_problems(params)
+  return _deep_head_problems(params)
+
+
 class MaskRCNNMaskHead(CheckpointableCollections, keras.layers.Layer):
   """The original Mask R-CNN mask head on box classifier features (see module doc).
 
@@ -78,9 +103,9 @@ class MaskRCNNMaskHead(CheckpointableCollections, keras.layers.Layer):
 
   def __init__(self, params, **kwargs):
     super().__init__(**kwargs)
-    if params.num_conv_layers < 1:
-      raise ValueError(f"mask_prediction_num_conv_layers: must be >= 1 for the default head "
-                       f"(got {params.num_conv_layers}; expected >= 1)")
+    problems = _default_head_problems(params)
+    if problems:
+      raise ValueError(problems[0])
     self.params = params
     self.num_outputs = 1 if params.class_agnostic else params.num_classes
     self.convs = []
@@ -159,12 +184,9 @@ class DeepMaskHead(keras.layers.Layer):
 
   def __init__(self, params, convnet, **kwargs):
     super().__init__(**kwargs)
-    if (params.upsample_factor < 1 or params.mask_height != params.mask_width or
-        params.mask_height % params.upsample_factor):
-      raise ValueError(
-          f"mask_height: deep mask heads need square masks divisible by "
-          f"mask_head_upsample_factor (got {params.mask_height}x{params.mask_width}, "
-          f"upsample_factor {params.upsample_factor}; expected square, divisible)")
+    problems = _deep_head_problems(params)
+    if problems:
+      raise ValueError(problems[0])
     self.params = params
     self.roi_crop_size = params.mask_height // params.upsample_factor
     self.num_outputs = 1 if params.class_agnostic else params.num_classes

@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 
 from object_detection.core import fields
+from object_detection.core import precision
 from object_detection.meta_architectures.faster_rcnn import losses as losses_lib
 from object_detection.meta_architectures.faster_rcnn import postprocess as post_lib
 from object_detection.meta_architectures.faster_rcnn import targets as targets_lib
@@ -30,6 +31,19 @@ L = fields.LossNames
 # It only changes the result when the NMS would have had to reach past these boxes to fill
 # first_stage_max_proposals. docs/DEVIATIONS.md.
 DEFAULT_PRE_NMS_TOP_K = 6000
+
+
+def argument_problems(*, max_proposals=300, positive_fraction=0.5):
+  """Problems of ProposalGenerator arguments, as `<config field>: <problem>` lines (the
+  constructor raises the first; builders/faster_rcnn_builder.check reports them all)."""
+  problems = []
+  if max_proposals < 1:
+    problems.append(f"first_stage_max_proposals: must be positive (got {max_proposals}; "
+                    "expected >= 1)")
+  if not 0.0 <= positive_fraction <= 1.0:
+    problems.append(f"first_stage_positive_balance_fraction: out of range (got "
+                    f"{positive_fraction}; expected 0 to 1)")
+  return problems
 
 
 class ProposalGenerator(keras.layers.Layer):
@@ -58,12 +72,10 @@ class ProposalGenerator(keras.layers.Layer):
                nms_iou_threshold=0.7, max_proposals=300, pre_nms_top_k=DEFAULT_PRE_NMS_TOP_K,
                localization_loss_weight=1.0, objectness_loss_weight=1.0, **kwargs):
     super().__init__(**kwargs)
-    if max_proposals < 1:
-      raise ValueError(f"first_stage_max_proposals: must be positive (got {max_proposals}; "
-                       "expected >= 1)")
-    if not 0.0 <= positive_fraction <= 1.0:
-      raise ValueError(f"first_stage_positive_balance_fraction: out of range (got "
-                       f"{positive_fraction}; expected 0 to 1)")
+    problems = argument_problems(max_proposals=max_proposals,
+                                 positive_fraction=positive_fraction)
+    if problems:
+      raise ValueError(problems[0])
     self.rpn_head = rpn_head
     self.anchor_generator = anchor_generator
     self.clip_anchors_to_image = clip_anchors_to_image
@@ -88,7 +100,10 @@ class ProposalGenerator(keras.layers.Layer):
       dict: rpn_box_encodings [B, A, 4] float32, rpn_objectness_predictions_with_background
         [B, A, 2] float32 logits, anchors [A, 4] (or [B, A, 4] when clipped) normalized.
     """
-    box_encodings, objectness = self.rpn_head(feature_maps, training=training)
+    # Heads compute in the layers' dtype (bfloat16 under mixed precision); decoding and losses
+    # run in float32.
+    box_encodings, objectness = precision.to_float32(self.rpn_head(feature_maps,
+                                                                   training=training))
     return {
         "rpn_box_encodings": box_encodings,
         "rpn_objectness_predictions_with_background": objectness,

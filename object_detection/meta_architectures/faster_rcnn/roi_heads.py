@@ -19,6 +19,7 @@ import keras
 import tensorflow as tf
 
 from object_detection.core import fields
+from object_detection.core import precision
 from object_detection.meta_architectures.faster_rcnn import losses as losses_lib
 from object_detection.meta_architectures.faster_rcnn import mask_branch
 from object_detection.meta_architectures.faster_rcnn import postprocess as post_lib
@@ -27,6 +28,27 @@ from object_detection.meta_architectures.faster_rcnn import targets as targets_l
 
 D = fields.DetectionResultFields
 L = fields.LossNames
+
+
+def argument_problems(num_classes, *, has_mask_head, number_of_stages=2, crop_size=14,
+                      allowed_masked_classes_ids=()):
+  """Problems of RoIHeads arguments, as `<config field>: <problem>` lines (the constructor
+  raises the first; builders/faster_rcnn_builder.check reports them all)."""
+  problems = []
+  if number_of_stages not in (2, 3):
+    problems.append(f"number_of_stages: the RoI heads run stage 2 or 3 (got "
+                    f"{number_of_stages}; expected 2 or 3)")
+  if number_of_stages == 3 and not has_mask_head:
+    problems.append("number_of_stages: 3 recomputes masks on the final detections and needs "
+                    "predict_instance_masks (got no mask head; expected 2, or a mask head)")
+  if crop_size < 1:
+    problems.append(f"initial_crop_size: must be set for a second stage (got {crop_size}; "
+                    "expected > 0)")
+  bad = [i for i in allowed_masked_classes_ids if not 1 <= i <= num_classes]
+  if bad:
+    problems.append(f"allowed_masked_classes_ids: ids out of range (got {bad}; expected "
+                    f"1..{num_classes})")
+  return problems
 
 
 class RoIHeads(keras.layers.Layer):
@@ -69,19 +91,11 @@ class RoIHeads(keras.layers.Layer):
                allowed_masked_classes_ids=(), roi_align_sampling_ratio=2,
                train_masks_on_positives_only=True, **kwargs):
     super().__init__(**kwargs)
-    if number_of_stages not in (2, 3):
-      raise ValueError(f"number_of_stages: the RoI heads run stage 2 or 3 (got "
-                       f"{number_of_stages}; expected 2 or 3)")
-    if number_of_stages == 3 and mask_head is None:
-      raise ValueError("number_of_stages: 3 recomputes masks on the final detections and needs "
-                       "predict_instance_masks (got no mask head; expected 2, or a mask head)")
-    if crop_size < 1:
-      raise ValueError(f"initial_crop_size: must be set for a second stage (got {crop_size}; "
-                       "expected > 0)")
-    bad = [i for i in allowed_masked_classes_ids if not 1 <= i <= num_classes]
-    if bad:
-      raise ValueError(f"allowed_masked_classes_ids: ids out of range (got {bad}; expected "
-                       f"1..{num_classes})")
+    problems = argument_problems(
+        num_classes, has_mask_head=mask_head is not None, number_of_stages=number_of_stages,
+        crop_size=crop_size, allowed_masked_classes_ids=allowed_masked_classes_ids)
+    if problems:
+      raise ValueError(problems[0])
     self.num_classes = num_classes
     self.box_head = box_head
     self.mask_head = mask_head
@@ -135,7 +149,8 @@ class RoIHeads(keras.layers.Layer):
       proposals, num_proposals = self.sample(proposals, num_proposals, groundtruth)
     source = roi_features.RoISource(feature_maps, box_classifier, image_size, training)
     box_features = self._box_features(source, proposals)
-    box_codes, class_logits = self.box_head(box_features, training=training)
+    box_codes, class_logits = precision.to_float32(self.box_head(box_features,
+                                                                 training=training))
     b, p = tf.shape(proposals)[0], proposals.shape[1]
     pred = {
         "proposal_boxes": proposals,
@@ -200,7 +215,7 @@ class RoIHeads(keras.layers.Layer):
     else:
       inputs = roi_features.roi_align_features(source, boxes, self.mask_head.roi_crop_size,
                                                self.roi_align_sampling_ratio)
-    logits = self.mask_head(inputs, training=source.training)
+    logits = tf.cast(self.mask_head(inputs, training=source.training), tf.float32)
     b, m = tf.shape(boxes)[0], boxes.shape[1]
     logits = tf.reshape(logits, tf.concat([[b, m], tf.shape(logits)[1:]], 0))
     return tf.transpose(logits, [0, 1, 4, 2, 3])

@@ -1,13 +1,15 @@
 """DeepMAC loss functions, hand-computed on tiny examples (eager and inside tf.function)."""
 
+import functools
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from object_detection.losses import classification
 from object_detection.meta_architectures.deepmac import losses
-from object_detection.meta_architectures.deepmac import params as params_lib
 
-SIGMOID = params_lib.DeepMACParams(network_type="resnet4")
+SIGMOID = classification.weighted_sigmoid
 
 
 def _softplus(x):
@@ -45,11 +47,11 @@ def test_box_consistency_projections_6x6(in_function):
 
 
 def test_box_consistency_tightness_uses_in_box_maximum():
-  params = params_lib.DeepMACParams(network_type="resnet4", box_consistency_tightness=True)
   logits = np.full([1, 1, 6, 6], -10.0, np.float32)
   logits[0, 0, 0, 3] = 10.0          # a positive OUTSIDE the box rows (row 0), inside its cols
   box_masks = losses.fill_boxes(tf.constant([[[1 / 6, 2 / 6, 3 / 6, 4 / 6]]]), 6, 6)
-  out = losses.box_consistency_loss(params, tf.constant(logits), box_masks).numpy()[0, 0]
+  out = losses.box_consistency_loss(SIGMOID, tf.constant(logits), box_masks,
+                                    tightness=True).numpy()[0, 0]
   # In-box rows/cols take max(logits · box) (0 outside the box, the original's formula), the
   # others the raw max. Columns 2..4 -> 0, others −10; rows 1..3 -> 0, row 0 -> +10, rows 4, 5
   # -> −10.
@@ -61,15 +63,13 @@ def test_box_consistency_tightness_uses_in_box_maximum():
 def test_box_consistency_normalizations():
   logits = tf.zeros([1, 1, 6, 6])
   box_masks = losses.fill_boxes(tf.constant([[[1 / 6, 2 / 6, 3 / 6, 4 / 6]]]), 6, 6)
-  gt_count = params_lib.DeepMACParams(network_type="resnet4",
-                                      box_consistency_loss_normalize="normalize_groundtruth_count")
-  balanced = params_lib.DeepMACParams(network_type="resnet4",
-                                      box_consistency_loss_normalize="normalize_balanced")
   log2 = np.log(2.0)
   # 6 pixels of CE log 2 per axis; 3 GT positives per axis; balanced: 3/3 + 3/3 per axis.
-  np.testing.assert_allclose(losses.box_consistency_loss(gt_count, logits, box_masks),
+  np.testing.assert_allclose(losses.box_consistency_loss(SIGMOID, logits, box_masks,
+                                                         "normalize_groundtruth_count"),
                              [[2 * 6 * log2 / 3]], rtol=1e-5)
-  np.testing.assert_allclose(losses.box_consistency_loss(balanced, logits, box_masks),
+  np.testing.assert_allclose(losses.box_consistency_loss(SIGMOID, logits, box_masks,
+                                                         "normalize_balanced"),
                              [[2 * 2 * log2]], rtol=1e-5)
 
 
@@ -121,8 +121,7 @@ def test_mask_loss_mean_over_pixels_and_dice():
   targets = tf.constant([[[[1.0, 1.0], [0.0, 0.5]]]])
   expected = _ce(np.array([0.0, 2.0, -2.0, 0.0]), np.array([1.0, 1.0, 0.0, 0.5])).mean()
   np.testing.assert_allclose(losses.mask_loss(SIGMOID, logits, targets), [[expected]], rtol=1e-5)
-  dice = params_lib.DeepMACParams(network_type="resnet4",
-                                  classification_loss="weighted_dice_classification_loss")
+  dice = functools.partial(classification.weighted_dice)
   p = 1 / (1 + np.exp(-np.array([0.0, 2.0, -2.0, 0.0])))
   t = np.array([1.0, 1.0, 0.0, 0.5])
   np.testing.assert_allclose(losses.mask_loss(dice, logits, targets),
@@ -162,3 +161,34 @@ def test_warmup_weight():
   np.testing.assert_allclose(losses.warmup_weight(tf.constant(15), 10, 10), 0.5)
   np.testing.assert_allclose(losses.warmup_weight(tf.constant(3), 10, 10), 0.0)
   np.testing.assert_allclose(losses.warmup_weight(tf.constant(30), 10, 10), 1.0)
+
+
+def test_mask_loss_dice_is_the_originals_formula_hand_computed():
+  """weighted_dice_classification_loss as the DeepMAC mask loss (the original's
+  WeightedDiceClassificationLoss): 1 − 2 Σ p·t / max(Σ p + Σ t, 1), with squared_normalization
+  squaring p and t everywhere (numerator too)."""
+  logits = tf.constant([[[[0.0, 2.0], [-2.0, 0.0]]]])          # p = .5, .880797, .119203, .5
+  targets = tf.constant([[[[1.0, 1.0], [0.0, 0.5]]]])
+  squared = functools.partial(classification.weighted_dice, squared_normalization=True)
+  # Σ p²t² = .25 + .775803 + 0 + .0625 = 1.088303; Σ p² + Σ t² = 1.290012 + 2.25 = 3.540013.
+  np.testing.assert_allclose(losses.mask_loss(squared, logits, targets),
+                             [[1 - 2 * 1.088303 / 3.540013]], rtol=1e-5)
+  # Σ p + Σ t = 4·0.017986 + 0.2 = 0.27194 < 1: the denominator is clamped to 1.
+  faint = tf.constant([[[[0.2, 0.0], [0.0, 0.0]]]])
+  np.testing.assert_allclose(losses.mask_loss(classification.weighted_dice,
+                                              tf.fill([1, 1, 2, 2], -4.0), faint),
+                             [[1 - 2 * 0.2 * 0.017986]], rtol=1e-5)
+
+
+@pytest.mark.parametrize("in_function", [False, True])
+def test_self_supervision_dice_hand_computed(in_function):
+  """loss_dice: the same dice (squared_normalization false) against the binarised targets
+  (logit > 0), weighted by the GT box."""
+  logits = tf.constant([[[[2.0, -2.0], [0.0, 4.0]]]])          # p = .880797, .119203, .5, .982
+  targets = tf.constant([[[[1.0, -1.0], [-3.0, 5.0]]]])        # binarised: 1, 0, 0, 1
+  box = tf.constant([[[[1.0, 1.0], [1.0, 0.0]]]])              # the last pixel is outside
+  fn = functools.partial(losses.self_supervision_loss, "loss_dice")
+  if in_function:
+    fn = tf.function(fn)
+  # In the box: Σ p·t = .880797, Σ p = 1.5, Σ t = 1.
+  np.testing.assert_allclose(fn(logits, targets, box), [[1 - 2 * 0.880797 / 2.5]], rtol=1e-5)

@@ -7,7 +7,6 @@ import tensorflow as tf
 from object_detection.core import registries
 from object_detection.core.errors import ConfigError
 from object_detection.meta_architectures.deepmac import mask_networks
-from object_detection.meta_architectures.deepmac import params as params_lib
 
 ALL_TYPES = ["hourglass10", "hourglass20", "hourglass32", "hourglass52", "hourglass100",
              "hourglass20_uniform_size", "hourglass20_no_shortcut", "resnet4", "resnet8",
@@ -32,17 +31,20 @@ FEATURES_MILLIONS = {
 }
 
 
-def _tiny_params(network_type):
-  """Smallest valid params for the type (pixel 4 + xy 2 channels, nc 4, mask 32)."""
-  kwargs = dict(network_type=network_type, dim=8, pixel_embedding_dim=4, num_init_channels=4,
-                mask_size=32)
+def _tiny_head(network_type):
+  """The smallest valid head for the type (pixel 4 + xy 2 channels, nc 4, mask 32) and its
+  (instance dim, pixel input channels)."""
+  dim, pixel_channels, num_init_channels = 8, 6, 4
   if network_type == "embedding_projection":
-    kwargs.update(use_xy=False, use_instance_embedding=False, dim=4)
+    dim = pixel_channels = 4
   elif network_type.startswith("cond_inst"):
     depth = int(network_type[-1])
-    kwargs.update(use_instance_embedding=False, num_init_channels=6 if depth == 1 else 4)
-    kwargs["dim"] = params_lib.cond_inst_num_weights(6, kwargs["num_init_channels"], depth)
-  return params_lib.DeepMACParams(**kwargs)
+    num_init_channels = 6 if depth == 1 else 4
+    dim = mask_networks.cond_inst_num_weights(6, num_init_channels, depth)
+  network = registries.DEEPMAC_MASK_NETWORKS.get(network_type)
+  head = mask_networks.MaskHeadNetwork(network, num_init_channels, 32,
+                                       use_instance_embedding=not network.param_free)
+  return head, dim, pixel_channels
 
 
 def test_registry_holds_every_type():
@@ -54,10 +56,9 @@ PARAM_FREE = ["embedding_projection", "cond_inst1", "cond_inst2", "cond_inst3"]
 
 @pytest.mark.parametrize("network_type", PARAM_FREE)
 def test_param_free_forward_backward_tiny(network_type):
-  params = _tiny_params(network_type)
-  head = mask_networks.MaskHeadNetwork(params)
-  instance = tf.random.normal([2, params.dim], seed=1)
-  pixels = tf.random.normal([2, 32, 32, params.pixel_embedding_dim + 2 * params.use_xy], seed=2)
+  head, dim, pixel_channels = _tiny_head(network_type)
+  instance = tf.random.normal([2, dim], seed=1)
+  pixels = tf.random.normal([2, 32, 32, pixel_channels], seed=2)
   with tf.GradientTape() as tape:
     tape.watch([instance, pixels])
     logits = head(instance, pixels, training=True)
@@ -76,10 +77,8 @@ _HEAVY = ("hourglass52", "hourglass100")   # 20-50 s each on a loaded 2-core mac
     for t in sorted(EXPECTED_PARAMS)])
 def test_parameter_count_and_forward_backward(network_type):
   """One build per type (building dominates the cost): C_in 50, nc 64, mask 32, 1 instance."""
-  params = params_lib.DeepMACParams(network_type=network_type, dim=32, pixel_embedding_dim=16,
-                                    num_init_channels=64, mask_size=32)
-  assert params.mask_input_channels == 50
-  head = mask_networks.MaskHeadNetwork(params)
+  head = mask_networks.MaskHeadNetwork(registries.DEEPMAC_MASK_NETWORKS.get(network_type),
+                                       num_init_channels=64, mask_size=32)
   instance = tf.random.normal([1, 32], seed=1)
   pixels = tf.random.normal([1, 32, 32, 18], seed=2)
   with tf.GradientTape() as tape:
@@ -96,8 +95,7 @@ def test_parameter_count_and_forward_backward(network_type):
 
 
 def test_embedding_projection_is_a_dot_product():
-  params = _tiny_params("embedding_projection")
-  head = mask_networks.MaskHeadNetwork(params)
+  head, _, _ = _tiny_head("embedding_projection")
   instance = tf.constant([[1.0, 2.0, 0.0, -1.0]])
   pixels = tf.ones([1, 32, 32, 4]) * tf.constant([0.5, 1.0, 3.0, 2.0])
   np.testing.assert_allclose(head(instance, pixels).numpy(), 0.5 + 2.0 - 2.0)
@@ -115,4 +113,4 @@ def test_cond_inst_hand_computed():
 def test_unknown_network_type_lists_known_names():
   expected = r"network_type.*did you mean \"hourglass52\".*hourglass100, hourglass20"
   with pytest.raises(ConfigError, match=expected):
-    mask_networks.MaskHeadNetwork(params_lib.DeepMACParams(network_type="hourglass53"))
+    registries.DEEPMAC_MASK_NETWORKS.get("hourglass53", field_path="network_type")

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from object_detection.core import fields
-from object_detection.meta_architectures.deepmac import params as params_lib
+from object_detection.meta_architectures.deepmac import losses
 from object_detection.meta_architectures.deepmac import tiny
 
 G = fields.InputDataFields
@@ -15,14 +15,12 @@ D = fields.DetectionResultFields
 
 @pytest.fixture(scope="module")
 def model():
-  params = params_lib.DeepMACParams(network_type="resnet4", dim=4, pixel_embedding_dim=4,
-                                    num_init_channels=4, mask_size=8,
-                                    box_consistency_loss_weight=0.5,
-                                    color_consistency_loss_weight=0.5,
-                                    allowed_masked_classes_ids=[1], max_roi_jitter_ratio=0.1,
-                                    roi_jitter_mode="expand_symmetric")
-  return tiny.build_tiny_deepmac(2, params, backbone_channels=4, head_filters=4,
-                                 max_box_predictions=3)
+  return tiny.build_tiny_deepmac(
+      2, network_type="resnet4", num_init_channels=4, backbone_channels=4, head_filters=4,
+      max_box_predictions=3, dim=4, pixel_embedding_dim=4, mask_size=8,
+      box_consistency=losses.BoxConsistency(0.5), color_consistency=losses.ColorConsistency(0.5),
+      allowed_masked_classes_ids=[1], max_roi_jitter_ratio=0.1,
+      roi_jitter_mode="expand_symmetric")
 
 
 def _groundtruth(num_boxes=2):

@@ -14,6 +14,8 @@ from object_detection.builders import deepmac_builder
 from object_detection.builders import model_builder
 from object_detection.config import loader
 from object_detection.core import fields
+from object_detection.core import registries
+from object_detection.core.problems import Problems
 
 G = fields.InputDataFields
 L = fields.LossNames
@@ -90,16 +92,33 @@ def test_full_size_counts_and_one_train_step(shared_dir, name):
 def test_partial_supervision_configs_share_the_coco_architecture(shared_dir, name, allowed):
   """voc / non_voc differ from coco only in allowed_masked_classes_ids (so their counts are the
   coco model's, measured above); the mask task builds with their ids."""
-  coco = deepmac_builder.deepmac_params(
-      _load(shared_dir, "coco", small=False).model.center_net.deepmac_mask_estimation)
+  coco = _translate(_load(shared_dir, "coco", small=False).model.center_net)
   config = _load(shared_dir, name, small=False).model.center_net
-  params = deepmac_builder.deepmac_params(config.deepmac_mask_estimation)
+  args = _translate(config)
+  ids = args.task["allowed_masked_classes_ids"]
   if allowed is None:   # non-VOC: the 60 COCO ids that are not VOC
-    assert len(params.allowed_masked_classes_ids) == 60
-    assert not set(params.allowed_masked_classes_ids) & set(VOC_IDS)
+    assert len(ids) == 60
+    assert not set(ids) & set(VOC_IDS)
   else:
-    assert params.allowed_masked_classes_ids == allowed
-  import dataclasses  # pylint: disable=import-outside-toplevel
-  assert dataclasses.replace(params, allowed_masked_classes_ids=()) == coco
-  task = deepmac_builder.build_deepmac_task(config, is_training=True)
-  assert task.params.network_type == "hourglass100" and task.params.mask_input_channels == 50
+    assert ids == allowed
+  assert _comparable(args, allowed_masked_classes_ids=()) == _comparable(coco)
+  task = deepmac_builder.build_task(config.deepmac_mask_estimation, config.num_classes, 2)
+  assert args.network is registries.DEEPMAC_MASK_NETWORKS.get("hourglass100")
+  assert args.task["dim"] + args.task["pixel_embedding_dim"] + 2 * args.task["use_xy"] == 50
+  assert task.allowed_masked_classes_ids == tuple(ids)
+
+
+def _translate(center_net_config):
+  problems = Problems()
+  args = deepmac_builder.translate(center_net_config.deepmac_mask_estimation,
+                                   center_net_config.num_classes, problems)
+  assert problems.lines == []
+  return args
+
+
+def _comparable(args, **replace):
+  """DeepMACArgs as plain values (the loss callable as its function and bound options)."""
+  task = dict(args.task, **replace)
+  loss = task.pop("classification_loss")
+  return (task, getattr(loss, "func", loss), getattr(loss, "keywords", {}), args.network,
+          args.mask_net)

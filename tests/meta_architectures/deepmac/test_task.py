@@ -5,9 +5,10 @@ import pytest
 import tensorflow as tf
 
 from object_detection.core import fields
-from object_detection.core.errors import ConfigError
+from object_detection.core import registries
 from object_detection.meta_architectures.center_net.task import TaskContext
-from object_detection.meta_architectures.deepmac import params as params_lib
+from object_detection.meta_architectures.deepmac import losses as losses_lib
+from object_detection.meta_architectures.deepmac import mask_networks
 from object_detection.meta_architectures.deepmac import task as task_lib
 from object_detection.ops import mask_ops
 
@@ -17,11 +18,14 @@ D = fields.DetectionResultFields
 NUM_CLASSES = 3
 
 
-def _params(**kw):
-  base = dict(network_type="resnet4", dim=4, pixel_embedding_dim=4, num_init_channels=4,
-              mask_size=4, task_loss_weight=2.0)
+def _task(num_feature_outputs=1, network_type="resnet4", num_init_channels=4,
+          use_instance_embedding=True, **kw):
+  base = dict(dim=4, pixel_embedding_dim=4, mask_size=4, task_loss_weight=2.0)
   base.update(kw)
-  return params_lib.DeepMACParams(**base)
+  mask_net = mask_networks.MaskHeadNetwork(registries.DEEPMAC_MASK_NETWORKS.get(network_type),
+                                           num_init_channels, base["mask_size"],
+                                           use_instance_embedding)
+  return task_lib.DeepMACTask(NUM_CLASSES, num_feature_outputs, mask_net, **base)
 
 
 def _groundtruth(weights=(1.0, 1.0, 0.0), classes=(0, 2, -1)):
@@ -40,18 +44,24 @@ def _context(training=True):
                      true_image_shapes=tf.constant([[8, 8, 3]]), stride=4, training=training)
 
 
+def _zero_logits(boxes):
+  """[B, N, 4, 4] zeros for the boxes the task asks logits for."""
+  return tf.zeros(tf.concat([tf.shape(boxes)[:2], [4, 4]], 0))
+
+
 def _features(num=1):
   return [tf.random.normal([1, 4, 4, 6], seed=i) for i in range(num)]
 
 
 def test_allowed_class_loss_and_normalizer_hand_computed(monkeypatch):
   # Class ids: instance 0 is label 1 (allowed), instance 1 is label 3 (not allowed).
-  task = task_lib.DeepMACTask(_params(allowed_masked_classes_ids=[1]), NUM_CLASSES, 1)
+  task = _task(allowed_masked_classes_ids=[1])
   # Logits 0 for instance 0 (loss log 2 whatever the target), a terrible +-50 for instance 1.
-  def fake_logits(instance_embedding, pixel_embedding, boxes, training=False):
-    del instance_embedding, pixel_embedding, training
-    return tf.stack([tf.zeros([1, 4, 4]), tf.fill([1, 4, 4], -50.0), tf.zeros([1, 4, 4])], 1) + (
-        0.0 * boxes[:, :, :1, None])
+  def fake_logits(instance_embedding, pixel_embedding, boxes, training=False, valid=None):
+    del instance_embedding, pixel_embedding, training, valid
+    # (The task drops the trailing padded slot before calling: boxes has 2 slots.)
+    return tf.stack([tf.zeros([1, 4, 4]), tf.fill([1, 4, 4], -50.0), tf.zeros([1, 4, 4])],
+                    1)[:, :tf.shape(boxes)[1]] + 0.0 * boxes[:, :, :1, None]
   monkeypatch.setattr(task, "mask_logits_from_boxes", fake_logits)
   losses = task.loss(task.predict(_features()), _groundtruth(), _context())
   # Disallowed contributes exactly 0 and the normaliser counts allowed instances only (1).
@@ -60,44 +70,45 @@ def test_allowed_class_loss_and_normalizer_hand_computed(monkeypatch):
 
 
 def test_all_classes_when_allowed_list_is_empty(monkeypatch):
-  task = task_lib.DeepMACTask(_params(), NUM_CLASSES, 1)
+  task = _task()
   monkeypatch.setattr(task, "mask_logits_from_boxes",
-                      lambda i, p, b, training=False: tf.zeros([1, 3, 4, 4]))
+                      lambda i, p, b, training=False, valid=None: _zero_logits(b))
   losses = task.loss(task.predict(_features()), _groundtruth(), _context())
   np.testing.assert_allclose(float(losses[L.deep_mask_estimation]), 2.0 * np.log(2.0), rtol=1e-6)
 
 
 def test_targets_are_soft_crops_at_the_gt_boxes_and_logits_use_the_same_boxes(monkeypatch):
-  task = task_lib.DeepMACTask(_params(max_roi_jitter_ratio=0.3, roi_jitter_mode="expand"),
-                              NUM_CLASSES, 1)
+  task = _task(max_roi_jitter_ratio=0.3, roi_jitter_mode="expand")
   gt = _groundtruth()
   jittered = tf.constant([[0.0, 0.0, 0.75, 0.75], [0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0]])
+  # The task drops the trailing padded slot first: 2 boxes are jittered.
   monkeypatch.setattr(task_lib.box_jitter, "random_jitter_boxes",
-                      lambda boxes, ratio, mode: jittered)
+                      lambda boxes, ratio, mode: jittered[:tf.shape(boxes)[0]])
   seen = {}
-  def fake_logits(instance_embedding, pixel_embedding, boxes, training=False):
+  def fake_logits(instance_embedding, pixel_embedding, boxes, training=False, valid=None):
     seen["boxes"] = boxes
-    return tf.zeros([1, 3, 4, 4])
+    return _zero_logits(boxes)
   captured = {}
   real_mask_loss = task_lib.losses.mask_loss
-  def spy_mask_loss(params, logits, targets):
+  def spy_mask_loss(classification_loss, logits, targets):
     captured["targets"] = targets
-    return real_mask_loss(params, logits, targets)
+    return real_mask_loss(classification_loss, logits, targets)
   monkeypatch.setattr(task, "mask_logits_from_boxes", fake_logits)
   monkeypatch.setattr(task_lib.losses, "mask_loss", spy_mask_loss)
   task.loss(task.predict(_features()), gt, _context(training=True))
-  np.testing.assert_allclose(seen["boxes"].numpy()[0], jittered.numpy())
-  expected = mask_ops.crop_masks_to_boxes(gt[G.groundtruth_instance_masks][0], jittered, 4)
+  np.testing.assert_allclose(seen["boxes"].numpy()[0], jittered.numpy()[:2])
+  expected = mask_ops.crop_masks_to_boxes(gt[G.groundtruth_instance_masks][0, :2],
+                                          jittered[:2], 4)
   np.testing.assert_allclose(captured["targets"].numpy()[0], expected.numpy(), atol=1e-6)
   # Inference-time loss (training=False): no jitter, the GT boxes themselves.
   task.loss(task.predict(_features()), gt, _context(training=False))
-  np.testing.assert_allclose(seen["boxes"].numpy(), gt[G.groundtruth_boxes].numpy())
+  np.testing.assert_allclose(seen["boxes"].numpy(), gt[G.groundtruth_boxes].numpy()[:, :2])
 
 
 @pytest.mark.parametrize("in_function", [False, True])
 def test_zero_groundtruth_gives_exact_zero_losses(in_function):
-  task = task_lib.DeepMACTask(_params(box_consistency_loss_weight=1.0,
-                                      color_consistency_loss_weight=1.0), NUM_CLASSES, 1)
+  task = _task(box_consistency=losses_lib.BoxConsistency(1.0),
+               color_consistency=losses_lib.ColorConsistency(1.0))
   gt = _groundtruth(weights=(0.0, 0.0, 0.0), classes=(-1, -1, -1))
   context = TaskContext(preprocessed_inputs=tf.zeros([1, 8, 8, 3]),
                         true_image_shapes=tf.constant([[8, 8, 3]]), stride=4, training=True,
@@ -122,9 +133,8 @@ def test_gather_at_box_centres_floors():
 
 
 def test_mask_input_is_the_roialign_crop_of_the_pixel_embedding(monkeypatch):
-  params = _params(network_type="embedding_projection", use_xy=False,
-                   use_instance_embedding=False, dim=1, pixel_embedding_dim=1, mask_size=3)
-  task = task_lib.DeepMACTask(params, NUM_CLASSES, 1)
+  task = _task(network_type="embedding_projection", use_xy=False,
+               use_instance_embedding=False, dim=1, pixel_embedding_dim=1, mask_size=3)
   ramp = tf.reshape(10.0 * tf.range(6.0)[:, None] + tf.range(6.0)[None, :], [1, 6, 6, 1])
   ones = tf.ones([1, 6, 6, 1])
   boxes = tf.constant([[[0.2, 0.0, 0.6, 1.0]]])
@@ -136,13 +146,13 @@ def test_mask_input_is_the_roialign_crop_of_the_pixel_embedding(monkeypatch):
 
 def test_loss_is_averaged_over_stacks_unless_use_only_last_stage(monkeypatch):
   for only_last, expected in ((False, (np.log(2.0) + _sp(5.0)) / 2), (True, _sp(5.0))):
-    task = task_lib.DeepMACTask(_params(use_only_last_stage=only_last), NUM_CLASSES, 2)
+    task = _task(2, use_only_last_stage=only_last)
     calls = []
-    def fake_logits(instance_embedding, pixel_embedding, boxes, training=False):
+    def fake_logits(instance_embedding, pixel_embedding, boxes, training=False, valid=None):
       calls.append(1)
       # Stack 0 -> logits 0; stack 1 -> logits −5 against targets... use constant targets 1.
       value = 0.0 if (len(calls) == 1 and not only_last) else -5.0
-      return tf.fill([1, 3, 4, 4], value)
+      return _zero_logits(boxes) + value
     monkeypatch.setattr(task, "mask_logits_from_boxes", fake_logits)
     gt = _groundtruth()
     gt[G.groundtruth_instance_masks] = tf.ones([1, 3, 8, 8], tf.uint8)
@@ -157,7 +167,7 @@ def _sp(x):
 
 
 def test_postprocess_masks_on_detected_boxes_in_padded_frame():
-  task = task_lib.DeepMACTask(_params(), NUM_CLASSES, 1)
+  task = _task()
   predictions = task.predict(_features())
   context = TaskContext(preprocessed_inputs=tf.zeros([1, 8, 8, 3]),
                         true_image_shapes=tf.constant([[4, 8, 3]]), stride=4, training=False)
@@ -171,13 +181,8 @@ def test_postprocess_masks_on_detected_boxes_in_padded_frame():
   np.testing.assert_allclose(masks, task.mask_probabilities(predictions, padded), atol=1e-6)
 
 
-def test_allowed_ids_beyond_num_classes_is_a_config_error():
-  with pytest.raises(ConfigError, match="allowed_masked_classes_ids.*expected 1..3"):
-    task_lib.DeepMACTask(_params(allowed_masked_classes_ids=[1, 7]), NUM_CLASSES, 1)
-
-
 def test_embedding_heads_use_unit_height_kernels():
-  task = task_lib.DeepMACTask(_params(), NUM_CLASSES, 1)
+  task = _task()
   task.predict(_features())
   kernels = [w for w in task.instance_heads[0].weights if "kernel" in w.path]
   assert tuple(kernels[0].shape) == (1, 3, 6, 256)
@@ -187,28 +192,13 @@ def test_embedding_heads_use_unit_height_kernels():
   assert count == 2 * (3 * 6 * 256 + 256 + 256 * 4 + 4)
 
 
-@pytest.mark.parametrize("overrides", [
-    dict(predict_full_resolution_masks=True, max_roi_jitter_ratio=0.1),
-    dict(network_type="embedding_projection", use_instance_embedding=False),
-    dict(network_type="cond_inst2", use_instance_embedding=False, dim=5),
-    dict(mask_num_subsamples=3),
-    dict(pointly_supervised_keypoint_loss_weight=1.0),
-    dict(roi_jitter_mode="sideways"),
-    dict(network_type="fully_connected", predict_full_resolution_masks=True),
-])
-def test_invalid_param_combinations(overrides):
-  with pytest.raises(ConfigError, match="deepmac_mask_estimation"):
-    _params(**overrides)
-
-
 def test_color_consistency_in_crop_mode_hand_computed_with_warmup(monkeypatch):
   """White image: every in-crop neighbour pair is similar (LAB distance 0); neighbours beyond
   the crop read the zero padding (distance 100 -> inactive). Logits 0 -> P(same) = 0.5."""
-  params = _params(color_consistency_loss_weight=3.0, color_consistency_dilation=1,
-                   color_consistency_warmup_steps=10, task_loss_weight=0.0)
-  task = task_lib.DeepMACTask(params, NUM_CLASSES, 1)
+  task = _task(color_consistency=losses_lib.ColorConsistency(3.0, dilation=1, warmup_steps=10),
+               task_loss_weight=0.0)
   monkeypatch.setattr(task, "mask_logits_from_boxes",
-                      lambda i, p, b, training=False: tf.zeros([1, 3, 4, 4]))
+                      lambda i, p, b, training=False, valid=None: _zero_logits(b))
   context = TaskContext(preprocessed_inputs=tf.zeros([1, 8, 8, 3]),
                         true_image_shapes=tf.constant([[8, 8, 3]]), stride=4, training=True,
                         step=tf.constant(5, tf.int64), unnormalize_fn=lambda x: x + 255.0)
@@ -221,10 +211,8 @@ def test_color_consistency_in_crop_mode_hand_computed_with_warmup(monkeypatch):
 
 
 def test_augmented_self_supervision_runs_a_second_pass(monkeypatch):
-  params = _params(augmented_self_supervision_loss_weight=1.0,
-                   augmented_self_supervision_loss="loss_mse",
-                   augmented_self_supervision_flip_probability=1.0)
-  task = task_lib.DeepMACTask(params, NUM_CLASSES, 1)
+  task = _task(self_supervision=losses_lib.SelfSupervision(1.0, loss="loss_mse",
+                                                          flip_probability=1.0))
   features = _features()
   passes = []
   def predict_fn(images, training):
