@@ -13,7 +13,6 @@
 Everything goes to --output_dir (demo_output/ by default, git-ignored).
 """
 
-import argparse
 import hashlib
 import io
 import os
@@ -21,6 +20,9 @@ import time
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from object_detection.utils import cli
+from object_detection.utils import flags
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(REPO, "configs", "tf2", "center_net_deepmac_hourglass10_128x128_shapes_cpu.config")
@@ -170,7 +172,7 @@ def run_demo(output_dir="demo_output", steps=1000, num_train=320, num_val=48, ba
 
 
 def main(argv=None):
-  p = argparse.ArgumentParser(prog="demo", description=__doc__.split("\n")[0])
+  p = flags.FlagParser(prog="demo", description=__doc__.split("\n")[0])
   p.add_argument("--output_dir", default="demo_output")
   p.add_argument("--steps", type=int, default=1000)
   p.add_argument("--num_train", type=int, default=320)
@@ -179,9 +181,10 @@ def main(argv=None):
   p.add_argument("--num_pictures", type=int, default=8)
   p.add_argument("--seed", type=int, default=0)
   args = p.parse_args(argv)
+  cli.start(args)
   run_demo(args.output_dir, args.steps, args.num_train, args.num_val, args.batch_size,
            args.num_pictures, args.seed)
 
 
 if __name__ == "__main__":
-  main()
+  cli.run_main(lambda: main() or 0)

@@ -10,14 +10,13 @@ Writes OUT/checkpoint/ckpt-0, OUT/saved_model (signature `serving_default`, and
 encoded_image_string_tensor (string [B]) or tf_example (string [B]).
 """
 
-import argparse
-
 from object_detection.core.errors import ConfigError
 from object_detection.utils import cli
+from object_detection.utils import flags
 
 
 def build_parser():
-  p = argparse.ArgumentParser(prog="exporter_main_v2", description=__doc__.split("\n")[0])
+  p = flags.FlagParser(prog="exporter_main_v2", description=__doc__.split("\n")[0])
   p.add_argument("--input_type", default="image_tensor",
                  help="image_tensor, float_image_tensor, encoded_image_string_tensor, "
                       "tf_example")
@@ -25,14 +24,15 @@ def build_parser():
   p.add_argument("--trained_checkpoint_dir", required=True)
   p.add_argument("--output_directory", required=True)
   p.add_argument("--config_override", default="")
-  p.add_argument("--use_side_inputs", default=False, action="store_true",
-                 help="Not supported (side inputs of the original's TF1-era models).")
+  p.add_bool("use_side_inputs", default=False,
+             help="Not supported (side inputs of the original's TF1-era models).")
   p.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
   return p
 
 
 def main(argv=None):
   args = build_parser().parse_args(argv)
+  cli.start(args)
   if args.use_side_inputs:
     raise ConfigError("--use_side_inputs: not supported by this package (got true; expected "
                       "false)")

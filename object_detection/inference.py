@@ -10,7 +10,6 @@ category_id, bbox [x, y, w, h] in pixels, score, segmentation RLE when the model
 OUT/<image name>.png with boxes, class names, scores and masks drawn over the image.
 """
 
-import argparse
 import glob
 import io
 import json
@@ -21,6 +20,7 @@ from PIL import Image
 
 from object_detection.core.errors import ConfigError
 from object_detection.utils import cli
+from object_detection.utils import flags
 
 
 def _saved_model_path(exported_dir):
@@ -119,7 +119,7 @@ def run_inference(exported_dir, image_paths, output_dir, label_map_path=None,
 
 
 def build_parser():
-  p = argparse.ArgumentParser(prog="inference", description=__doc__.split("\n")[0])
+  p = flags.FlagParser(prog="inference", description=__doc__.split("\n")[0])
   p.add_argument("--exported_dir", required=True,
                  help="exporter output directory (or a saved_model folder)")
   p.add_argument("--images", required=True, nargs="+", help="image files or globs")
@@ -132,6 +132,7 @@ def build_parser():
 
 def main(argv=None):
   args = build_parser().parse_args(argv)
+  cli.start(args)
   paths = sorted({p for pattern in args.images for p in glob.glob(pattern)})
   results, overlays = run_inference(args.exported_dir, paths, args.output_dir,
                                     args.label_map_path, args.min_score_thresh, args.max_boxes)
