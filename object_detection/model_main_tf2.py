@@ -9,6 +9,8 @@ Evaluate (the --checkpoint_dir flag switches to eval mode, as the original):
       [--eval_timeout=3600] [--sample_1_of_n_eval_examples=1]
   Every new checkpoint is evaluated until the training's last step or --eval_timeout seconds
   without a new one; --eval_timeout=0 evaluates the latest checkpoint once.
+  --keep_best_metric=DetectionMasks_Precision/mAP keeps a copy of the best checkpoint by that
+  metrics.json key in MODEL_DIR/best (export it with --trained_checkpoint_dir=MODEL_DIR/best).
 
 Trailing `field.path=value` arguments (or --override, repeatable) change the config
 (object_detection.config.overrides syntax); --config_override merges a text-format fragment.
@@ -16,6 +18,7 @@ The original's absl spellings work (`--alsologtostderr`, `--v=1`, `--nouse_tpu`,
 `--model_dir DIR`, `--flagfile=FILE`; utils/flags.py); abbreviations do not.
 """
 
+from object_detection.core.errors import ConfigError
 from object_detection.utils import cli
 from object_detection.utils import flags
 
@@ -40,6 +43,12 @@ def build_parser():
                  help="Set: evaluation mode on the checkpoints written to this directory.")
   p.add_argument("--eval_timeout", type=int, default=3600,
                  help="Seconds to wait for a new checkpoint before eval exits.")
+  p.add_argument("--keep_best_metric", default=None, metavar="KEY",
+                 help="Eval mode: copy the best checkpoint by this metrics.json key (e.g. "
+                      "DetectionMasks_Precision/mAP) to MODEL_DIR/best, which exporter_main_v2 "
+                      "--trained_checkpoint_dir accepts.")
+  p.add_argument("--keep_best_mode", default="auto", choices=("auto", "max", "min"),
+                 help="max: higher is better; min: lower; auto: min for losses, else max.")
   p.add_bool("use_tpu", default=False)
   p.add_argument("--tpu_name", default=None)
   p.add_argument("--num_workers", type=int, default=1,
@@ -57,6 +66,9 @@ def build_parser():
 
 def main(argv=None):
   args = build_parser().parse_args(argv)
+  if args.keep_best_metric and not args.checkpoint_dir:
+    raise ConfigError("--keep_best_metric: only in eval mode (got it without --checkpoint_dir; "
+                      "expected --checkpoint_dir=DIR as well)")
   tf = cli.start(args)
   from object_detection.training import distribution  # pylint: disable=import-outside-toplevel
   from object_detection import model_lib  # pylint: disable=import-outside-toplevel
@@ -71,7 +83,8 @@ def main(argv=None):
                                      else args.sample_1_of_n_eval_examples),
         eval_timeout=args.eval_timeout, num_train_steps=args.num_train_steps,
         once=args.eval_timeout == 0, record_summaries=args.record_summaries,
-        eval_on_train_data=args.eval_on_train_data)
+        eval_on_train_data=args.eval_on_train_data, keep_best_metric=args.keep_best_metric,
+        keep_best_mode=args.keep_best_mode)
     for step, metrics in results:
       print(f"eval at step {step}:")
       for k in sorted(metrics):

@@ -21,6 +21,8 @@ from object_detection.meta_architectures.center_net import meta_arch
 from object_detection.meta_architectures.center_net import object_center_task
 from object_detection.meta_architectures.deepmac import meta_arch as deepmac_meta_arch
 from object_detection.models import center_net_extractors
+from object_detection.models import center_net_mobilenet_v2  # noqa: F401  (registers extractors)
+from object_detection.models import center_net_resnet_v2  # noqa: F401  (registers extractors)
 
 FIELD = "model.center_net"
 

@@ -40,10 +40,10 @@ def start(args):
     level = python_log_level(verbosity)
     logging.basicConfig(level=level, format="%(message)s")
     logging.getLogger().setLevel(level)
-    # TensorFlow's Python INFO lines ("Sharding callback duration: 237 microseconds" at every
-    # checkpoint save) are noise unless debugging.
-    logging.getLogger("tensorflow").setLevel(max(level, logging.WARNING) if verbosity < 1
-                                             else level)
+    # TensorFlow's Python INFO lines (absl's "Sharding callback duration: 237 microseconds" at
+    # every checkpoint save) are noise unless debugging.
+    for name in ("tensorflow", "absl"):
+      logging.getLogger(name).setLevel(max(level, logging.WARNING) if verbosity < 1 else level)
   return tf_startup.import_tensorflow(verbosity)
 
 
