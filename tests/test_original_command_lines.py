@@ -21,7 +21,8 @@ SMALL = ["model.center_net.image_resizer.fixed_shape_resizer.height=64",
          "model.center_net.deepmac_mask_estimation.mask_size=8",
          "model.center_net.deepmac_mask_estimation.num_init_channels=8",
          "train_config.batch_size=2", "train_config.num_steps=2"]
-NOISE = re.compile(r"cuInit|cuda|oneDNN|absl::InitializeLog|^[IWE]\d{4} ", re.I | re.M)
+NOISE = re.compile(r"cuInit|cuda|oneDNN|absl::InitializeLog|Sharding callback|^[IWE]\d{4} ",
+                   re.I | re.M)
 
 
 def _run(args, tmp_path):
