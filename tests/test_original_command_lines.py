@@ -1,6 +1,7 @@
 """The command lines of the original's model_main_tf2.py docstring run unchanged, in a fresh
 process as a user types them (`python object_detection/model_main_tf2.py ... --alsologtostderr`),
-and a CPU run prints none of TensorFlow's start-up noise."""
+and a CPU run prints none of TensorFlow's start-up noise. Then eval keeps the best checkpoint
+(--keep_best_metric) and exporter_main_v2 exports it from MODEL_DIR/best."""
 
 import json
 import os
@@ -12,6 +13,8 @@ import pytest
 import tensorflow as tf
 
 from object_detection import demo
+from object_detection import exporter_main_v2
+from object_detection import model_main_tf2
 from object_detection.config import loader
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -59,3 +62,17 @@ def test_docstring_train_then_eval(tmp_path):
   metrics = json.loads(open(os.path.join(model_dir, "eval", "metrics.json")).read())
   assert metrics["step"] == 2 and "DetectionMasks_Precision/mAP" in metrics["metrics"]
   assert "eval at step 2" in proc.stdout
+
+  # Keep the best checkpoint by the eval loss, then export it on demand.
+  assert model_main_tf2.main([f"--model_dir={model_dir}", f"--pipeline_config_path={config}",
+                              f"--checkpoint_dir={model_dir}", "--eval_timeout=0",
+                              "--keep_best_metric=Loss/total_loss"]) == 0
+  best = json.loads(open(os.path.join(model_dir, "best", "best.json")).read())
+  assert best["step"] == 2 and best["mode"] == "min" and best["checkpoint"] == "ckpt-2"
+  assert best["value"] == json.loads(open(os.path.join(model_dir, "eval", "metrics.json")).read())[
+      "metrics"]["Loss/total_loss"]
+  out = str(tmp_path / "exported")
+  assert exporter_main_v2.main([
+      "--input_type=image_tensor", f"--pipeline_config_path={config}",
+      f"--trained_checkpoint_dir={model_dir}/best", f"--output_directory={out}"]) == 0
+  assert os.path.exists(os.path.join(out, "saved_model", "saved_model.pb"))

@@ -32,6 +32,7 @@ import sys
 TRUE_WORDS = ("1", "true", "t", "yes", "y")
 FALSE_WORDS = ("0", "false", "f", "no", "n")
 
+MAX_FLAGFILES = 64  # a flag file may name others; this stops a file that names itself
 # absl's logging flags that change nothing here: logs always go to stderr.
 _NOOP_LOGGING_FLAGS = ("logtostderr", "alsologtostderr")
 
@@ -108,6 +109,7 @@ class FlagParser(argparse.ArgumentParser):
                        help="accepted for absl compatibility (no effect)")
     group.add_argument("--log_dir", default=None, metavar="DIR",
                        help="accepted for absl compatibility (no effect: logs go to stderr)")
+    group.add_argument("--helpfull", "--helpshort", action="help", help=argparse.SUPPRESS)
 
   def add_bool(self, name, default=False, help=None):  # pylint: disable=redefined-builtin
     """Adds `--name[=true|false]`, also spelled `--noname` and `--name false`."""
@@ -134,7 +136,7 @@ class FlagParser(argparse.ArgumentParser):
 
   def absl_to_argparse(self, argv):
     """Rewrites the absl spellings of `argv` into argparse ones (see the module doc)."""
-    out, i = [], 0
+    out, i, flagfiles = [], 0, 0
     argv = list(argv)
     while i < len(argv):
       arg = argv[i]
@@ -148,6 +150,10 @@ class FlagParser(argparse.ArgumentParser):
         continue
       name, has_value, value = arg[2:].partition("=")
       if name == "flagfile":
+        flagfiles += 1
+        if flagfiles > MAX_FLAGFILES:
+          self.error(f"--flagfile: more than {MAX_FLAGFILES} flag files (got a flag file that "
+                     "includes itself?)")
         if not has_value:
           if i >= len(argv):
             self.error("argument --flagfile: expected a file name")

@@ -21,9 +21,12 @@ SMALL = ["model.center_net.image_resizer.keep_aspect_ratio_resizer.min_dimension
          "model.center_net.image_resizer.keep_aspect_ratio_resizer.max_dimension=128"]
 
 # The original (TF OD API 2.8.0 under the reference harness) built from each config at 128x128
-# and counted by ../shared/reference/harness/ref_params.py (keras MobileNetV2 with weights=None):
-# (trainable, all variables). Command in docs/DEVIATIONS.md ("CenterNet mobile backbones").
+# and counted by ../shared/reference/harness/ref_params.py, run through
+# benchmarks/reference/ref_params_no_download.py (keras MobileNetV2 with weights=None):
+# (trainable, all variables). The variants are the shipped configs with the overrides of CASES.
 ORIGINAL_COUNTS = {
+    "resnet_v2_50": (29_850_718, 29_897_950),
+    "resnet_v2_101": (48_860_254, 48_959_710),
     "mobilenet_v2": (3_445_150, 3_481_054),
     "mobilenet_v2_dm0.75": (2_417_342, 2_445_134),
     "mobilenet_v2_fpn": (2_386_446, 2_420_718),

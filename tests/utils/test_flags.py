@@ -89,6 +89,10 @@ def test_flagfile(tmp_path, capsys):
   assert (args.model_dir, args.use_tpu, args.num_train_steps) == ("/m", False, 9)  # later wins
   err = _refused(model_main_tf2.build_parser(), [f"--flagfile={tmp_path}/missing"], capsys)
   assert "--flagfile: cannot read" in err
+  loop = tmp_path / "loop.flags"
+  loop.write_text(f"--flagfile={loop}\n")
+  err = _refused(model_main_tf2.build_parser(), [f"--flagfile={loop}"], capsys)
+  assert "more than 64 flag files" in err
 
 
 def test_double_dash_ends_the_flags():
