@@ -114,8 +114,13 @@ def make_pipeline_config(data_dir, out_path):
 
 
 def run_demo(output_dir="demo_output", steps=1000, num_train=320, num_val=48, batch_size=8,
-             num_pictures=8, seed=0, progress=print):
-  """Runs the five stages; returns a dict of what was measured (AP numbers, paths, seconds)."""
+             num_pictures=8, seed=0, progress=print, use_bfloat16=False, train_seed=None):
+  """Runs the five stages; returns a dict of what was measured (AP numbers, paths, seconds).
+
+  use_bfloat16: train, evaluate and export in mixed bfloat16 (train_config.use_bfloat16).
+  train_seed: when set, seeds Python, NumPy and TensorFlow (keras.utils.set_random_seed) before
+  training, so runs with the same seed start from the same weights and batches.
+  """
   from object_detection.export import exporter_lib  # pylint: disable=import-outside-toplevel
   from object_detection.config import loader  # pylint: disable=import-outside-toplevel
   from object_detection import inference  # pylint: disable=import-outside-toplevel
@@ -137,6 +142,11 @@ def run_demo(output_dir="demo_output", steps=1000, num_train=320, num_val=48, ba
                f".total_steps={steps}",
                "train_config.optimizer.adam_optimizer.learning_rate.cosine_decay_learning_rate"
                f".warmup_steps={max(1, steps // 10)}"]
+  if use_bfloat16:
+    overrides.append("train_config.use_bfloat16=true")
+  if train_seed is not None:
+    import keras  # pylint: disable=import-outside-toplevel
+    keras.utils.set_random_seed(train_seed)
   t1 = time.time()
   model_lib.run_training(config, model_dir, overrides=overrides, num_train_steps=steps,
                          checkpoint_every_n=max(steps // 2, 1), progress=progress,
@@ -157,8 +167,10 @@ def run_demo(output_dir="demo_output", steps=1000, num_train=320, num_val=48, ba
 
   export_dir = os.path.join(output_dir, "exported")
   pipeline = loader.load_pipeline_config(config, overrides=overrides)
-  names = exporter_lib.export_inference_graph("image_tensor", pipeline, model_dir, export_dir)
-  progress(f"[4/5] exported {export_dir}/saved_model (signatures: {', '.join(names)})")
+  names = exporter_lib.export_inference_graph("image_tensor", pipeline, model_dir, export_dir,
+                                              use_bfloat16=use_bfloat16)
+  progress(f"[4/5] exported {export_dir}/saved_model (signatures: {', '.join(names)}; "
+           f"{'mixed bfloat16' if use_bfloat16 else 'float32'})")
 
   val_images = sorted(os.listdir(os.path.join(data_dir, "val_images")))[:num_pictures]
   pictures = os.path.join(output_dir, "pictures")
@@ -179,11 +191,16 @@ def main(argv=None):
   p.add_argument("--num_val", type=int, default=48)
   p.add_argument("--batch_size", type=int, default=8)
   p.add_argument("--num_pictures", type=int, default=8)
-  p.add_argument("--seed", type=int, default=0)
+  p.add_argument("--seed", type=int, default=0, help="seed of the generated data")
+  p.add_argument("--train_seed", type=int, default=None,
+                 help="seed of the initial weights and input order (default: unseeded)")
+  p.add_argument("--use_bfloat16", action="store_true",
+                 help="train, evaluate and export in mixed bfloat16")
   args = p.parse_args(argv)
   cli.start(args)
   run_demo(args.output_dir, args.steps, args.num_train, args.num_val, args.batch_size,
-           args.num_pictures, args.seed)
+           args.num_pictures, args.seed, use_bfloat16=args.use_bfloat16,
+           train_seed=args.train_seed)
 
 
 if __name__ == "__main__":

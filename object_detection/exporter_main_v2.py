@@ -8,7 +8,14 @@ Writes OUT/checkpoint/ckpt-0, OUT/saved_model (signature `serving_default`, and
 `image_and_boxes` for DeepMAC models: image + boxes -> masks) and OUT/pipeline.config.
 --input_type: image_tensor (uint8 [1,H,W,3]), float_image_tensor (float32 [B,H,W,3]),
 encoded_image_string_tensor (string [B]) or tf_example (string [B]).
+--use_bfloat16: the SavedModel computes in mixed bfloat16 (float32 weights and outputs; faster on
+CPUs with AMX or avx512_bf16 and on GPUs/TPUs); default float32, as the original.
+--output_format=saved_model,tflite,onnx also writes OUT/model.tflite (LiteRT, every signature;
+one file per --tflite_quantization: none, float16, dynamic_range) and OUT/model.onnx (+
+OUT/image_and_boxes.onnx); see object_detection/export/formats.py.
 """
+
+import os
 
 from object_detection.core.errors import ConfigError
 from object_detection.utils import cli
@@ -26,6 +33,12 @@ def build_parser():
   p.add_argument("--config_override", default="")
   p.add_bool("use_side_inputs", default=False,
              help="Not supported (side inputs of the original's TF1-era models).")
+  p.add_bool("use_bfloat16", default=False,
+             help="Export a mixed-bfloat16 graph (recorded in the SavedModel).")
+  p.add_argument("--output_format", default="saved_model",
+                 help="comma list of: saved_model (always written), tflite, onnx")
+  p.add_argument("--tflite_quantization", default="none",
+                 help="comma list of: none, float16, dynamic_range (one .tflite file each)")
   p.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
   return p
 
@@ -38,16 +51,25 @@ def main(argv=None):
                       "false)")
   from object_detection.config import loader  # pylint: disable=import-outside-toplevel
   from object_detection.export import exporter_lib  # pylint: disable=import-outside-toplevel
+  from object_detection.export import formats  # pylint: disable=import-outside-toplevel
   from object_detection.export import signatures  # pylint: disable=import-outside-toplevel
   if args.input_type not in signatures.INPUT_TYPES:
     raise ConfigError(f"--input_type: unknown input type (got {args.input_type!r}; expected "
                       f"one of: {', '.join(signatures.INPUT_TYPES)})")
+  output_formats = formats.parse_formats(args.output_format)
+  quantizations = formats.parse_quantizations(args.tflite_quantization)
+  formats.check_input_type(args.input_type, output_formats)
   pipeline = loader.load_pipeline_config(args.pipeline_config_path,
                                          config_override=args.config_override or None,
                                          overrides=args.overrides or None)
   names = exporter_lib.export_inference_graph(args.input_type, pipeline,
-                                              args.trained_checkpoint_dir, args.output_directory)
-  print(f"exported {args.output_directory}/saved_model with signatures: {', '.join(names)}")
+                                              args.trained_checkpoint_dir, args.output_directory,
+                                              use_bfloat16=args.use_bfloat16)
+  print(f"exported {args.output_directory}/saved_model with signatures: {', '.join(names)} "
+        f"({'mixed bfloat16' if args.use_bfloat16 else 'float32'})")
+  for path in formats.write_formats(os.path.join(args.output_directory, "saved_model"),
+                                    args.output_directory, output_formats, quantizations):
+    print(f"wrote {path}")
   return 0
 
 

@@ -17,6 +17,7 @@ from object_detection.builders import model_builder
 from object_detection.builders import optimizer_builder
 from object_detection.builders import train_builder
 from object_detection.config import loader
+from object_detection.core import precision
 from object_detection.eval import best_checkpoint
 from object_detection.eval import eval_loop
 from object_detection.eval import visualize
@@ -80,7 +81,7 @@ class EvalRunner:
     self.configs = configs
     self.keep_best = keep_best  # a best_checkpoint.BestCheckpointKeeper, or None
     self.eval_config = configs["eval_config"]
-    self.settings = eval_builder.eval_settings(self.eval_config)
+    self.settings = eval_builder.eval_settings(self.eval_config, configs["train_config"])
     source = configs["train_input_config" if eval_on_train_data else "eval_input_config"]
     self.eval_input_config = eval_builder.one_pass_reader(source, sample_1_of_n_eval_examples)
     self.model = model_builder.build(configs["model"], is_training=True)
@@ -104,6 +105,8 @@ class EvalRunner:
                              features["true_image_shape"])
       if self.settings.use_moving_averages:
         self.average = ema_lib.MovingAverage(self.model.trainable_variables, 0.9999)
+      # Evaluated as trained (the original sets the same policy for eval on TPU).
+      precision.apply(self.model, precision.policy_for(self.settings.use_bfloat16))
       self._built = True
 
   def evaluate_checkpoint(self, checkpoint_path, eval_dir, record_summaries=True):
@@ -154,10 +157,12 @@ def run_evaluation(pipeline_config_path, model_dir, checkpoint_dir, config_overr
   runner = EvalRunner(configs, sample_1_of_n_eval_examples, eval_on_train_data, keep_best)
   eval_dir = os.path.join(model_dir, "eval_train" if eval_on_train_data else "eval")
   steps = train_builder.train_settings(configs["train_config"], num_train_steps).num_steps
-  if once:
+  resolved = checkpoints.checkpoint_dir(checkpoint_dir)
+  # A model-zoo directory (NAME/checkpoint/) never gets new checkpoints: evaluate it once.
+  if once or resolved != checkpoint_dir:
     path = checkpoints.checkpoint_prefix(checkpoint_dir, "--checkpoint_dir")
     return [(checkpoints.step_of(path), runner.evaluate_checkpoint(path, eval_dir,
                                                                     record_summaries))]
   return eval_loop.eval_continuously(
-      lambda path: runner.evaluate_checkpoint(path, eval_dir, record_summaries), checkpoint_dir,
+      lambda path: runner.evaluate_checkpoint(path, eval_dir, record_summaries), resolved,
       num_train_steps=steps, timeout=eval_timeout)

@@ -3,7 +3,7 @@ one-pass eval reader, categories.
 
     evaluators = eval_builder.build_evaluators(eval_config, categories,
                                                model.mask_supervised_class_ids)
-    settings = eval_builder.eval_settings(eval_config)
+    settings = eval_builder.eval_settings(eval_config, train_config)
 """
 
 import dataclasses
@@ -16,20 +16,23 @@ from object_detection.utils import label_map_util
 
 @dataclasses.dataclass(frozen=True)
 class EvalSettings:
-  """The EvalConfig fields the eval loop uses."""
+  """The EvalConfig fields the eval loop uses (and the precision the model trained in)."""
   use_moving_averages: bool = False
   num_visualizations: int = 10
   min_score_threshold: float = 0.5
   max_num_boxes_to_visualize: int = 20
+  use_bfloat16: bool = False
 
 
-def eval_settings(eval_config):
-  """EvalConfig -> EvalSettings."""
+def eval_settings(eval_config, train_config=None):
+  """EvalConfig (+ TrainConfig: a model trained with use_bfloat16 is evaluated in mixed
+  bfloat16, as the original does on TPU) -> EvalSettings."""
   return EvalSettings(
       use_moving_averages=bool(eval_config.use_moving_averages),
       num_visualizations=int(eval_config.num_visualizations),
       min_score_threshold=float(eval_config.min_score_threshold),
-      max_num_boxes_to_visualize=int(eval_config.max_num_boxes_to_visualize))
+      max_num_boxes_to_visualize=int(eval_config.max_num_boxes_to_visualize),
+      use_bfloat16=bool(train_config is not None and train_config.use_bfloat16))
 
 
 def one_pass_reader(input_config, sample_1_of_n_examples=1):

@@ -11,6 +11,8 @@ TF2 semantics of the original (builders/optimizer_builder.py:build_optimizers_tf
   rms_prop -> keras RMSprop(rho=decay, momentum=momentum_optimizer_value, epsilon=epsilon)
   momentum -> keras SGD(momentum=momentum_optimizer_value)
   adam     -> keras Adam(epsilon=epsilon)
+Adam and momentum are built as training.optimizers.FusedAdam / FusedSGD: the same updates as
+Keras', one fused TF kernel per variable (a smaller train-step graph: faster first step).
 `use_moving_average` / `moving_average_decay` are read by the train loop
 (`training.moving_average`), not here.
 """
@@ -20,6 +22,7 @@ import keras
 from object_detection.core.errors import ConfigError
 from object_detection.core.registries import LEARNING_RATES, OPTIMIZERS
 from object_detection.training import learning_schedules
+from object_detection.training import optimizers
 
 
 @LEARNING_RATES.register("constant_learning_rate", "constant")
@@ -60,12 +63,12 @@ def _rms_prop(msg, learning_rate):
 
 @OPTIMIZERS.register("momentum_optimizer", "momentum")
 def _momentum(msg, learning_rate):
-  return keras.optimizers.SGD(learning_rate=learning_rate, momentum=msg.momentum_optimizer_value)
+  return optimizers.FusedSGD(learning_rate=learning_rate, momentum=msg.momentum_optimizer_value)
 
 
 @OPTIMIZERS.register("adam_optimizer", "adam")
 def _adam(msg, learning_rate):
-  return keras.optimizers.Adam(learning_rate=learning_rate, epsilon=msg.epsilon)
+  return optimizers.FusedAdam(learning_rate=learning_rate, epsilon=msg.epsilon)
 
 
 def build_learning_rate(learning_rate_config, field_path="train_config.optimizer.learning_rate"):

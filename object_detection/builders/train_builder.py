@@ -20,6 +20,7 @@ def train_settings(train_config, num_train_steps=None, checkpoint_every_n=1000,
       use_moving_average=bool(opt.use_moving_average),
       moving_average_decay=float(opt.moving_average_decay),
       record_summaries=bool(record_summaries), xla=bool(xla),
+      use_bfloat16=bool(train_config.use_bfloat16),
       fine_tune_checkpoint=train_config.fine_tune_checkpoint,
       fine_tune_checkpoint_type=train_config.fine_tune_checkpoint_type or "detection",
       # The proto's default is V1 (the original's); a set fine_tune_checkpoint without an

@@ -11,6 +11,7 @@ overrides, normalise aliases (normalize.py), validate (validation.py).
 import os
 import tempfile
 
+from object_detection.config import deviations
 from object_detection.config import normalize as normalize_lib
 from object_detection.config import overrides as overrides_lib
 from object_detection.config import validation
@@ -59,10 +60,12 @@ def parse_pipeline_text(text, source="<string>"):
 
 
 def finalize(pipeline, validate=True, check_registries=True, source=None):
-  """Normalises aliases then validates `pipeline` in place; returns it."""
+  """Normalises aliases then validates `pipeline` in place; warns about the deliberate
+  differences from the original that affect it (config/deviations.py); returns it."""
   normalize_lib.normalize(pipeline)
   if validate:
     validation.validate(pipeline, check_registries=check_registries, source=source)
+    deviations.warn_about(pipeline, source)
   return pipeline
 
 

@@ -58,6 +58,10 @@ def _check_train(train_config, problems):
   path = "train_config"
   problems.positive(train_config, "batch_size", path)
   _warn_placeholder(train_config.fine_tune_checkpoint, f"{path}.fine_tune_checkpoint")
+  if train_config.use_bfloat16:
+    _LOG.warning("%s.use_bfloat16: true trains and evaluates in mixed bfloat16 on every device "
+                 "(the original: only on TPU, float32 elsewhere); set it to false for float32 "
+                 "(docs/DEVIATIONS.md)", path)
   kind = train_config.fine_tune_checkpoint_type
   if kind not in FINE_TUNE_CHECKPOINT_TYPES:
     problems.add(f"{path}.fine_tune_checkpoint_type", f"unknown type {kind!r}"

@@ -15,10 +15,11 @@ import abc
 
 import keras
 
+from object_detection.core.containers import BuildOnCall
 from object_detection.core.tracking import CheckpointableCollections
 
 
-class DetectionModel(CheckpointableCollections, keras.Model, metaclass=abc.ABCMeta):
+class DetectionModel(CheckpointableCollections, BuildOnCall, keras.Model, metaclass=abc.ABCMeta):
   """Base class of CenterNet/DeepMAC and Faster/Mask R-CNN models.
 
   Subclasses create their layers in `__init__` from already-built parts (only builders read
@@ -26,7 +27,9 @@ class DetectionModel(CheckpointableCollections, keras.Model, metaclass=abc.ABCMe
   preprocess -> predict -> postprocess so `model(images)` builds every variable.
 
   Sublayers kept in lists/dicts are exposed to `tf.train.Checkpoint` (CheckpointableCollections:
-  Keras 3 alone would leave them out of checkpoints).
+  Keras 3 alone would leave them out of checkpoints). `build` only marks the model built
+  (BuildOnCall): sublayers build on the first call, without Keras 3 tracing the whole
+  preprocess -> predict -> postprocess symbolically first.
   """
 
   def __init__(self, num_classes, mask_supervised_class_ids=None, **kwargs):

@@ -13,6 +13,7 @@ import os
 
 import tensorflow as tf
 
+from object_detection.core import precision
 from object_detection.export import signatures
 from object_detection.training import checkpoints
 from object_detection.training import moving_average as ema_lib
@@ -49,9 +50,13 @@ def export_model(model, output_directory, input_type="image_tensor", pipeline_co
   from object_detection.config import loader  # pylint: disable=import-outside-toplevel
   os.makedirs(output_directory, exist_ok=True)
   module = signatures.DetectionModule(model)
-  sigs = {"serving_default": module.serving_fn(input_type).get_concrete_function()}
+  serving = module.serving_fn(input_type)
+  # `detect_fn = tf.saved_model.load(path); detect_fn(input_tensor)`, as the original's tutorials.
+  module.__call__ = serving
+  sigs = {"serving_default": serving.get_concrete_function()}
   if module.has_box_prompts():
     sigs["image_and_boxes"] = module.image_and_boxes_fn().get_concrete_function()
+  module.track_variables()
   tf.train.CheckpointManager(tf.train.Checkpoint(model=model),
                              os.path.join(output_directory, "checkpoint"),
                              max_to_keep=1).save(checkpoint_number=0)
@@ -62,18 +67,23 @@ def export_model(model, output_directory, input_type="image_tensor", pipeline_co
 
 
 def export_inference_graph(input_type, pipeline_config, trained_checkpoint_dir,
-                           output_directory):
-  """Builds the model from `pipeline_config`, restores the latest checkpoint and exports it."""
+                           output_directory, use_bfloat16=False):
+  """Builds the model from `pipeline_config`, restores the latest checkpoint and exports it.
+
+  use_bfloat16: the exported graph computes in mixed bfloat16 (float32 weights and outputs);
+  recorded in the SavedModel (`compute_dtype`). The original always exports float32.
+  """
   from object_detection.builders import model_builder  # pylint: disable=import-outside-toplevel
   from object_detection.builders import train_builder  # pylint: disable=import-outside-toplevel
   model = model_builder.build(pipeline_config.model, is_training=False)
   settings = train_builder.train_settings(pipeline_config.train_config)
   restore_model(model, trained_checkpoint_dir, use_moving_average=settings.use_moving_average,
-                build_size=_build_size(pipeline_config.model))
+                build_size=build_size(pipeline_config.model))
+  precision.apply(model, precision.policy_for(use_bfloat16))
   return export_model(model, output_directory, input_type, pipeline_config)
 
 
-def _build_size(model_config):
+def build_size(model_config):
   """A small input size that the model's resizer accepts (its static output size if any)."""
   from object_detection.utils import config_util  # pylint: disable=import-outside-toplevel
   try:

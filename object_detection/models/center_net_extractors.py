@@ -18,7 +18,9 @@ import keras
 import tensorflow as tf
 
 from object_detection.core.registries import CENTER_NET_FEATURE_EXTRACTORS
+from object_detection.models import batch_norm
 from object_detection.models import hourglass_network
+from object_detection.core.containers import BuildOnCall
 from object_detection.core.tracking import CheckpointableCollections
 
 
@@ -44,7 +46,7 @@ class FeatureExtractorParams:
   upsampling_interpolation: str = "nearest"
 
 
-class CenterNetFeatureExtractor(keras.layers.Layer):
+class CenterNetFeatureExtractor(BuildOnCall, keras.layers.Layer):
   """Base class: input normalisation and the checkpoint-restore map."""
 
   def __init__(self, channel_means=(0.0, 0.0, 0.0), channel_stds=(1.0, 1.0, 1.0),
@@ -147,9 +149,23 @@ class ResNetV1FpnFeatureExtractor(CheckpointableCollections, CenterNetFeatureExt
     for filters, next_filters in ((256, 128), (128, 64), (64, 64)):
       self.residual_convs.append(keras.layers.Conv2D(filters, 1, padding="same"))
       self.merge_convs.append(keras.layers.Conv2D(next_filters, 3, padding="same"))
-      self.merge_norms.append(keras.layers.BatchNormalization())
+      self.merge_norms.append(batch_norm.BatchNormalization())
     self.upsample = keras.layers.UpSampling2D(2, interpolation="nearest")
     self.relu = keras.layers.ReLU()
+
+  # keras.applications.resnet.preprocess_input ("caffe" mode): RGB -> BGR, then minus the
+  # ImageNet means in BGR order. The original applies it AFTER the config's channel_means /
+  # channel_stds / bgr_ordering normalisation (CenterNetResnetV1FpnFeatureExtractor.preprocess).
+  _CAFFE_MEANS_BGR = (103.939, 116.779, 123.68)
+
+  def preprocess(self, images):
+    """Config normalisation, then the Keras ResNet preprocessing (see _CAFFE_MEANS_BGR)."""
+    normalized = super().preprocess(images)
+    return normalized[..., ::-1] - tf.constant(self._CAFFE_MEANS_BGR)
+
+  def preprocess_reverse(self, preprocessed):
+    normalized = (preprocessed + tf.constant(self._CAFFE_MEANS_BGR))[..., ::-1]
+    return super().preprocess_reverse(normalized)
 
   @property
   def num_feature_outputs(self):

@@ -20,6 +20,7 @@ import tensorflow as tf
 from object_detection.core import registries
 from object_detection.models import faster_rcnn_resnet_v1
 from object_detection.models.fpn import FeaturePyramid
+from object_detection.core.tracking import CheckpointableCollections
 
 _RESNET_MEANS = (123.68, 116.779, 103.939)
 
@@ -109,7 +110,7 @@ class ResNetExtractor(FasterRCNNFeatureExtractor):
     return {"first_stage": self.first_stage, "second_stage": self.second_stage}
 
 
-class ResNetFPNExtractor(FasterRCNNFeatureExtractor):
+class ResNetFPNExtractor(CheckpointableCollections, FasterRCNNFeatureExtractor):
   """ResNet v1 + FPN: RPN on every level min..max; box classifier = flatten -> fc 1024 -> ReLU
   -> fc 1024 -> ReLU, returned as [N, 1, 1, 1024] (the original's FPN box classifier)."""
 

@@ -6,8 +6,10 @@ convs, and levels above the backbone's coarsest one made by 3x3 stride-2 convs.
 import keras
 import tensorflow as tf
 
+from object_detection.core.tracking import CheckpointableCollections
 
-class FeaturePyramid(keras.layers.Layer):
+
+class FeaturePyramid(CheckpointableCollections, keras.layers.Layer):
   """Top-down FPN.
 
   Args:

@@ -16,12 +16,15 @@ Building blocks:
 
 Batch norm everywhere: `BatchNormalization(synchronized=True, momentum=0.1, epsilon=1e-5)`
 (Keras momentum semantics: the moving statistics keep only 10% of their old value per step, as
-the original; this is parity-critical for fine-tuning).
+the original; this is parity-critical for fine-tuning), on the fused kernel
+(models/batch_norm.py).
 """
 
 import keras
 
+from object_detection.core.containers import BuildOnCall
 from object_detection.core.tracking import CheckpointableCollections
+from object_detection.models import batch_norm
 
 BATCH_NORM_EPSILON = 1e-5
 BATCH_NORM_MOMENTUM = 0.1
@@ -29,11 +32,11 @@ BATCH_NORM_MOMENTUM = 0.1
 
 def batchnorm():
   """The hourglass batch norm: synchronized across replicas, momentum 0.1, epsilon 1e-5."""
-  return keras.layers.BatchNormalization(
+  return batch_norm.BatchNormalization(
       synchronized=True, momentum=BATCH_NORM_MOMENTUM, epsilon=BATCH_NORM_EPSILON)
 
 
-class ConvolutionalBlock(keras.layers.Layer):
+class ConvolutionalBlock(BuildOnCall, keras.layers.Layer):
   """Conv (no bias) + batch norm + optional ReLU.
 
   Kernels larger than 1 use explicit symmetric zero padding of (k - 1) // 2 followed by a
@@ -75,7 +78,7 @@ class SkipConvolution(ConvolutionalBlock):
                      **kwargs)
 
 
-class ResidualBlock(keras.layers.Layer):
+class ResidualBlock(BuildOnCall, keras.layers.Layer):
   """relu(BN(conv(ConvolutionalBlock(x))) + skip(x)); the stride applies to the first conv."""
 
   def __init__(self, out_channels, skip_conv=False, kernel_size=3, stride=1, **kwargs):
@@ -94,7 +97,7 @@ class ResidualBlock(keras.layers.Layer):
     return self.relu(net + shortcut)
 
 
-class InputDownsampleBlock(keras.layers.Layer):
+class InputDownsampleBlock(BuildOnCall, keras.layers.Layer):
   """7x7/2 ConvolutionalBlock + stride-2 ResidualBlock with skip conv (input stride 4)."""
 
   def __init__(self, out_channels_initial_conv, out_channels_residual_block, **kwargs):
@@ -106,7 +109,7 @@ class InputDownsampleBlock(keras.layers.Layer):
     return self.residual_block(self.conv_block(inputs, training=training), training=training)
 
 
-class InputConvBlock(keras.layers.Layer):
+class InputConvBlock(BuildOnCall, keras.layers.Layer):
   """3x3 ConvolutionalBlock + ResidualBlock with skip conv (keeps the resolution)."""
 
   def __init__(self, out_channels_initial_conv, out_channels_residual_block, **kwargs):
@@ -153,7 +156,7 @@ def _apply_blocks(inputs, blocks, training):
   return net
 
 
-class EncoderDecoderBlock(CheckpointableCollections, keras.layers.Layer):
+class EncoderDecoderBlock(CheckpointableCollections, BuildOnCall, keras.layers.Layer):
   """One hourglass stage, recursively containing the inner stages.
 
   channel_dims[0] is this stage's resolution channel count, channel_dims[1] the downsampled one;
@@ -194,7 +197,7 @@ class EncoderDecoderBlock(CheckpointableCollections, keras.layers.Layer):
     return _apply_blocks(inputs, self.encoder_block1, training) + upsampled
 
 
-class HourglassNetwork(CheckpointableCollections, keras.layers.Layer):
+class HourglassNetwork(CheckpointableCollections, BuildOnCall, keras.layers.Layer):
   """Stacked hourglass network.
 
   Args:

@@ -62,6 +62,42 @@ def crop_batched_masks_to_boxes(masks, boxes, size):
   return tf.einsum("bnsh,bnhw,bntw->bnst", ky, masks, kx)
 
 
+def upsampling_matrix(length, scale):
+  """[length·scale, length] float32 weights of `tf.image.resize` bilinear upsampling (half-pixel
+  centres, no antialias) along one axis: upsampled pixel k reads the input at
+  (k + 0.5) / scale − 0.5, between its floor and ceil clamped to [0, length − 1]."""
+  coords = (tf.range(length * scale, dtype=tf.float32) + 0.5) / float(scale) - 0.5
+  floor = tf.floor(coords)
+  lerp = coords - floor
+  lower = tf.clip_by_value(tf.cast(floor, tf.int32), 0, length - 1)
+  upper = tf.clip_by_value(tf.cast(tf.math.ceil(coords), tf.int32), 0, length - 1)
+  return ((1.0 - lerp)[:, None] * tf.one_hot(lower, length) +
+          lerp[:, None] * tf.one_hot(upper, length))
+
+
+def crop_upsampled_masks_to_boxes(masks, boxes, size, scale):
+  """Same as bilinear-upsampling [B, N, h, w] masks by `scale` (tf.image.resize) and then
+  cropping them to [B, N, 4] boxes (crop_and_resize, `size` x size), without building the
+  [B, N, h·scale, w·scale] upsampled masks: the two linear maps are composed per axis.
+
+  Args:
+    masks: [B, N, h, w] float32 (static h, w).
+    boxes: [B, N, 4] float32 normalized [ymin, xmin, ymax, xmax].
+    size: int. scale: int.
+  Returns:
+    [B, N, size, size] float32.
+  """
+  masks = tf.cast(masks, tf.float32)
+  height, width = masks.shape[2], masks.shape[3]
+  ky = tf.einsum("bnsk,kh->bnsh",
+                 interpolation_matrix(boxes[..., 0], boxes[..., 2], size, height * scale),
+                 upsampling_matrix(height, scale))
+  kx = tf.einsum("bntk,kw->bntw",
+                 interpolation_matrix(boxes[..., 1], boxes[..., 3], size, width * scale),
+                 upsampling_matrix(width, scale))
+  return tf.einsum("bnsh,bnhw,bntw->bnst", ky, masks, kx)
+
+
 def crop_features_to_boxes(features, boxes, size):
   """RoIAlign-style crops (crop_and_resize semantics) of a batch of feature maps.
 

@@ -13,6 +13,10 @@ import math
 import tensorflow as tf
 
 
+# Pixels beyond the first/last row or column that still count as inside (see bilinear_gather).
+EDGE_TOLERANCE = 1e-3
+
+
 def _hw(features):
   return (features.shape[1] or tf.shape(features)[1], features.shape[2] or tf.shape(features)[2])
 
@@ -50,10 +54,13 @@ def roi_align_positions(lo, hi, size, out_size, sampling_ratio):
 def bilinear_gather(flat, offsets, heights, widths, ys, xs):
   """Bilinear samples from per-box 2-D maps stored in one flat tensor.
 
-  A sample outside [0, H - 1] x [0, W - 1] reads 0 (crop_and_resize's extrapolation_value 0).
+  A sample outside [0, H - 1] x [0, W - 1] reads 0 (crop_and_resize's extrapolation_value 0),
+  with a margin of EDGE_TOLERANCE pixels: a box edge on the image border samples exactly H - 1,
+  and one float rounding (a converter that turns `/ 3` into `* 0.33333334`) must not zero it.
 
   Args:
-    flat: [B, T, C] float32, row-major maps concatenated along T.
+    flat: [B, T, C] float32 (or bfloat16: the samples are read in it, interpolated in
+      float32), row-major maps concatenated along T.
     offsets: [B, N] int32, start of each box's map in T.
     heights, widths: [B, N] int32, its size.
     ys: [B, N, h] float32 row positions; xs: [B, N, w] float32 column positions.
@@ -62,8 +69,8 @@ def bilinear_gather(flat, offsets, heights, widths, ys, xs):
   """
   hf = tf.cast(heights, tf.float32)[..., None]
   wf = tf.cast(widths, tf.float32)[..., None]
-  y_in = tf.logical_and(ys >= 0.0, ys <= hf - 1.0)
-  x_in = tf.logical_and(xs >= 0.0, xs <= wf - 1.0)
+  y_in = tf.logical_and(ys >= -EDGE_TOLERANCE, ys <= hf - 1.0 + EDGE_TOLERANCE)
+  x_in = tf.logical_and(xs >= -EDGE_TOLERANCE, xs <= wf - 1.0 + EDGE_TOLERANCE)
   y0f = tf.floor(tf.clip_by_value(ys, 0.0, tf.maximum(hf - 1.0, 0.0)))
   x0f = tf.floor(tf.clip_by_value(xs, 0.0, tf.maximum(wf - 1.0, 0.0)))
   wy = tf.where(y_in, ys - y0f, 0.0)
@@ -77,7 +84,7 @@ def bilinear_gather(flat, offsets, heights, widths, ys, xs):
 
   def gather(yi, xi):
     idx = base + yi[..., :, None] * w_row + xi[..., None, :]          # [B, N, h, w]
-    return tf.gather(flat, idx, batch_dims=1)                          # [B, N, h, w, C]
+    return tf.cast(tf.gather(flat, idx, batch_dims=1), tf.float32)     # [B, N, h, w, C]
 
   wy = wy[..., :, None, None]
   wx = wx[..., None, :, None]
@@ -118,11 +125,14 @@ def _crop(feature_maps, boxes, levels, output_size, sampling_ratio):
   samples = bilinear_gather(flat, box_off, box_h, box_w, ys, xs)
   if sampling_ratio == 1:
     return samples
+  # The bin means as a 4-D average pool (not a 7-D reshape + mean): the same numbers, and an op
+  # every runtime and delegate has (LiteRT's XNNPACK delegate refuses the 7-D MEAN).
   shape = tf.shape(samples)
   b, n, c = shape[0], shape[1], samples.shape[-1] or shape[4]
   s = sampling_ratio
-  samples = tf.reshape(samples, [b, n, output_size[0], s, output_size[1], s, c])
-  return tf.reduce_mean(samples, axis=[3, 5])
+  pooled = tf.nn.avg_pool2d(
+      tf.reshape(samples, [b * n, output_size[0] * s, output_size[1] * s, c]), s, s, "VALID")
+  return tf.reshape(pooled, [b, n, output_size[0], output_size[1], c])
 
 
 def crop_and_resize(features, boxes, crop_size):

@@ -8,8 +8,14 @@ Fine-tune restore (train_config.fine_tune_checkpoint[_type]): the model says wha
 through `model.restore_map(kind)` -> {name: trackable}; "fine_tune" is an alias of "detection".
 Every object in that map must find its values in the checkpoint
 (`assert_existing_objects_matched`, as the original), otherwise a clear error is raised.
+
+Checkpoints written by the original Object Detection API (Keras 2 object graphs: the model zoo's
+`NAME/checkpoint/ckpt-0`, or an original training directory) are recognised and restored through
+the name maps of `object_detection.conversion` (no converted copy needed), for fine-tuning
+(every checkpoint type), evaluation and export.
 """
 
+import logging
 import os
 
 import tensorflow as tf
@@ -19,9 +25,17 @@ from object_detection.core.errors import ConfigError
 FINE_TUNE_TYPES = ("detection", "classification", "full", "fine_tune")
 
 
+def checkpoint_dir(path):
+  """`path`, or its `checkpoint/` subdirectory for a model-zoo directory (NAME/checkpoint/)."""
+  inner = os.path.join(path, "checkpoint")
+  return inner if tf.io.gfile.isdir(inner) else path
+
+
 def checkpoint_prefix(path, field_path="train_config.fine_tune_checkpoint"):
-  """A checkpoint prefix from a prefix or a directory (its latest checkpoint)."""
+  """A checkpoint prefix from a prefix, a directory (its latest checkpoint) or a zoo model
+  directory (the latest checkpoint of its checkpoint/ subdirectory)."""
   if tf.io.gfile.isdir(path):
+    path = checkpoint_dir(path)
     latest = tf.train.latest_checkpoint(path)
     if latest is None:
       raise ConfigError(f"{field_path}: no checkpoint in directory (got {path!r})")
@@ -58,6 +72,13 @@ def restore_fine_tune(model, path, checkpoint_type="detection", checkpoint_versi
   except NotImplementedError as e:
     raise ConfigError(f"{where}: {e}") from e
   prefix = checkpoint_prefix(path)
+  from object_detection.conversion import restore as conversion  # pylint: disable=import-outside-toplevel
+  if conversion.is_original(prefix, objects):
+    plan = conversion.restore_original(
+        model, prefix, kind, objects=objects,
+        where=f"train_config.fine_tune_checkpoint {prefix!r} (type {checkpoint_type!r})")
+    logging.info("fine-tune checkpoint of the original Object Detection API: %s", plan.summary())
+    return plan
   status = tf.train.Checkpoint(**objects).restore(prefix)
   try:
     status.expect_partial()
@@ -80,13 +101,23 @@ def make_checkpoint(step, model, optimizer=None, moving_average=None):
 
 
 def step_of(checkpoint_path):
-  """Global step saved in a training checkpoint (reads only the variable)."""
+  """Global step saved in a training checkpoint (reads only the variable); 0 for checkpoints
+  without one (the original's exported / model-zoo checkpoints)."""
   reader = tf.train.load_checkpoint(checkpoint_path)
+  if not reader.has_tensor("step/.ATTRIBUTES/VARIABLE_VALUE"):
+    return 0
   return int(reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE"))
 
 
 def restore_for_eval(model, checkpoint_path, moving_average=None):
-  """Restores model weights (and EMA shadows when given) from a training checkpoint."""
+  """Restores model weights (and EMA shadows when given) from a training checkpoint; an original
+  checkpoint is converted on the fly (its raw weights: EMA shadows are not read from it)."""
+  from object_detection.conversion import restore as conversion  # pylint: disable=import-outside-toplevel
+  if conversion.is_original(checkpoint_path, {"model": model}):
+    plan = conversion.restore_original(model, checkpoint_path, "full",
+                                       where=f"checkpoint {checkpoint_path!r}")
+    logging.info("checkpoint of the original Object Detection API: %s", plan.summary())
+    return plan
   ckpt = make_checkpoint(tf.Variable(0, dtype=tf.int64), model, moving_average=moving_average)
   status = ckpt.restore(checkpoint_path)
   status.expect_partial()
@@ -95,5 +126,6 @@ def restore_for_eval(model, checkpoint_path, moving_average=None):
 
 
 def latest(model_dir):
-  """Newest checkpoint prefix in model_dir or None."""
-  return tf.train.latest_checkpoint(model_dir) if os.path.isdir(model_dir) else None
+  """Newest checkpoint prefix in model_dir (or its zoo-layout checkpoint/) or None."""
+  return tf.train.latest_checkpoint(checkpoint_dir(model_dir)) if os.path.isdir(model_dir) \
+      else None

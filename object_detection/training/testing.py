@@ -55,7 +55,8 @@ class TinyCenterModel(DetectionModel):
 
   def predict(self, preprocessed_inputs, true_image_shapes, groundtruth=None, training=False):
     features = self._feature_extractor(preprocessed_inputs, training=training)
-    return {"features": features, "head": self.head(features)}
+    # float32 outside the layers (they compute in bfloat16 under mixed precision).
+    return {"features": features, "head": tf.cast(self.head(features), tf.float32)}
 
   def _split(self, head):
     c = self.num_classes

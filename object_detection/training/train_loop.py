@@ -5,7 +5,7 @@
     tf.function running up to `steps_per_loop` steps per call -> after each call: NaN/Inf guard,
     progress line, summaries, checkpoint every `checkpoint_every_n` steps (and at step 0).
 
-`train_config_to_settings` (training.config) maps a TrainConfig message to `TrainSettings`.
+`model_lib.train_settings` maps a TrainConfig message to `TrainSettings`.
 """
 
 import dataclasses
@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from object_detection.core import fields
+from object_detection.core import precision
 from object_detection.core.errors import ConfigError
 from object_detection.training import checkpoints
 from object_detection.training import distribution
@@ -56,6 +57,7 @@ class TrainSettings:
   fine_tune_checkpoint_type: str = "detection"
   fine_tune_checkpoint_version: str = "V2"
   log_every_n: int = 100
+  use_bfloat16: bool = False
 
   def __post_init__(self):
     for name in ("checkpoint_every_n", "max_to_keep", "steps_per_loop", "summary_every_n",
@@ -65,16 +67,20 @@ class TrainSettings:
 
 
 def _build_variables(model, optimizer, features):
-  """One forward pass (creates the model's variables) and the optimizer's slots."""
-  images = features[fields.InputDataFields.image]
-  true_shapes = features[fields.InputDataFields.true_image_shape]
+  """One forward pass on the first image (creates the model's variables) and the optimizer's
+  slots. Variable shapes do not depend on the batch size: one image is enough."""
+  images = features[fields.InputDataFields.image][:1]
+  true_shapes = features[fields.InputDataFields.true_image_shape][:1]
   predictions = model.predict(images, true_shapes, training=False)
   model.postprocess(predictions, true_shapes)
   optimizer.build(model.trainable_variables)
 
 
-def _first_batch(dataset):
-  return next(iter(dataset))
+def _first_local_batch(iterator, strategy):
+  """The next (features, labels) of a distributed iterator, as this worker's first replica's
+  tensors (used to build the variables and for the summary pictures)."""
+  return tf.nest.map_structure(lambda v: strategy.experimental_local_results(v)[0],
+                               next(iterator))
 
 
 def _format_eta(seconds):
@@ -107,14 +113,17 @@ def train(model_fn, optimizer_fn, dataset_fn, model_dir, settings, strategy=None
   os.makedirs(out_dir, exist_ok=True)
 
   dataset = strategy.distribute_datasets_from_function(dataset_fn)
+  # One input pipeline: its first batch builds the variables (and is not trained on).
+  iterator = iter(dataset)
   with strategy.scope():
     model = model_fn()
     optimizer, schedule = optimizer_fn()
     global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step",
                               aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-    sample_local = _first_batch(dataset_fn(tf.distribute.InputContext()).take(1))
+    sample_local = _first_local_batch(iterator, strategy)
     # Cross-replica context: Keras creates mirrored variables here.
     _build_variables(model, optimizer, sample_local[0])
+    precision.apply(model, precision.policy_for(settings.use_bfloat16))
     average = (ema_lib.MovingAverage(model.trainable_variables, settings.moving_average_decay)
                if settings.use_moving_average else None)
     ckpt = checkpoints.make_checkpoint(global_step, model, optimizer, average)
@@ -151,7 +160,6 @@ def train(model_fn, optimizer_fn, dataset_fn, model_dir, settings, strategy=None
 
   writer = (tf.summary.create_file_writer(os.path.join(out_dir, "train"))
             if settings.record_summaries and chief else tf.summary.create_noop_writer())
-  iterator = iter(dataset)
   step = int(global_step.numpy())
   if step == 0 and not manager.latest_checkpoint:
     manager.save(checkpoint_number=0)

@@ -72,8 +72,9 @@ def test_subsampling_and_point_supervision_rejected(pipeline):
       "not implemented (keypoints are out of scope) (got 1; expected 0)"]
 
 
-def test_color_consistency_with_roi_crops_is_accepted_silently(pipeline, caplog):
+def test_color_consistency_with_roi_crops_is_valid(pipeline, caplog):
   # The original returned 0 for this loss with RoI crops; here it is implemented in both modes.
+  # Not a validation problem: loading such a config warns (deviation D3, config/deviations.py).
   _deepmac(pipeline).color_consistency_loss_weight = 2.0
   with caplog.at_level(logging.WARNING):
     assert check(pipeline) == []
@@ -185,3 +186,14 @@ def test_placeholder_paths_warn(pipeline, caplog):
     assert check(pipeline) == []
   assert ("train_input_reader.label_map_path still contains PATH_TO_BE_CONFIGURED (got "
           "'PATH_TO_BE_CONFIGURED/label_map.txt')") in caplog.text
+
+
+def test_use_bfloat16_warns_that_it_applies_on_every_device(pipeline, caplog):
+  with caplog.at_level(logging.WARNING):
+    assert check(pipeline) == []
+  assert "use_bfloat16" not in caplog.text
+  pipeline.train_config.use_bfloat16 = True
+  with caplog.at_level(logging.WARNING):
+    assert check(pipeline) == []
+  assert ("train_config.use_bfloat16: true trains and evaluates in mixed bfloat16 on every "
+          "device (the original: only on TPU, float32 elsewhere)") in caplog.text

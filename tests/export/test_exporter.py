@@ -127,3 +127,20 @@ def test_inference_writes_coco_json_and_overlays(trained, tmp_path):
   assert drawn.shape == image.shape and not np.array_equal(drawn, image)
   with pytest.raises(ConfigError, match="--images"):
     inference.run_inference(str(out), [], str(tmp_path / "none"))
+
+
+def test_bfloat16_export_records_its_compute_dtype(trained, tmp_path):
+  from object_detection.core import precision  # pylint: disable=import-outside-toplevel
+  root, model, image = trained
+  restored = testing.TinyCenterModel(seed=11)
+  exporter_lib.restore_model(restored, str(root / "train"))
+  precision.apply(restored, precision.MIXED_BFLOAT16)
+  exporter_lib.export_model(restored, str(tmp_path / "bf16"), "image_tensor")
+  detector = inference.Detector(str(tmp_path / "bf16"))
+  assert detector.compute_dtype == "bfloat16"
+  out = detector(image)
+  ref = _reference(model, image)
+  k = len(out["scores"])
+  assert out["scores"].dtype == np.float32 and k == int(ref["num_detections"][0])
+  # bfloat16 keeps ~3 significant digits.
+  np.testing.assert_allclose(out["scores"], ref["detection_scores"][0][:k], atol=2e-2)

@@ -87,3 +87,21 @@ def test_small_sizes_follow_crop_and_resize(size):
   boxes = tf.constant([[0.2, 0.2, 0.8, 0.6]])
   ref = tf.image.crop_and_resize(masks[..., None], boxes, [0], [size, size])[..., 0]
   np.testing.assert_allclose(mask_ops.crop_masks_to_boxes(masks, boxes, size), ref, atol=1e-5)
+
+
+def test_crop_upsampled_masks_equals_resize_then_crop_and_resize():
+  """The composed per-axis maps equal tf.image.resize (bilinear, x scale) followed by
+  tf.image.crop_and_resize, including boxes reaching the border and a degenerate one."""
+  rng = np.random.default_rng(0)
+  masks = rng.normal(size=[2, 3, 5, 7]).astype(np.float32)
+  boxes = np.array([[[0.0, 0.0, 1.0, 1.0], [0.1, 0.3, 0.6, 0.9], [0.5, 0.5, 0.5, 0.5]],
+                    [[0.2, 0.0, 0.95, 0.4], [0.0, 0.7, 0.3, 1.0], [0.33, 0.1, 0.8, 0.2]]],
+                   np.float32)
+  scale, size = 4, 9
+  up = tf.image.resize(tf.reshape(masks, [6, 5, 7, 1]), (5 * scale, 7 * scale), "bilinear")
+  expected = tf.image.crop_and_resize(up, boxes.reshape(6, 4), tf.range(6), (size, size))
+  expected = tf.reshape(expected, [2, 3, size, size]).numpy()
+  for fn in (mask_ops.crop_upsampled_masks_to_boxes,
+             tf.function(mask_ops.crop_upsampled_masks_to_boxes)):
+    out = fn(tf.constant(masks), tf.constant(boxes), size, scale).numpy()
+    np.testing.assert_allclose(out, expected, atol=1e-5)

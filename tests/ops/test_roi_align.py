@@ -73,3 +73,29 @@ def test_crop_masks_by_index_and_gradient():
   grad = tape.gradient(total, features).numpy()
   # Two boxes covering the map, 16 samples each, weights sum to 1 per output value.
   np.testing.assert_allclose(grad.sum(), 2 * 2 * 4, rtol=1e-5)
+
+
+def test_border_samples_survive_one_ulp():
+  """A box on the image border samples exactly W - 1; a converter's rounding (x / 3 computed as
+  x * 0.33333334) lands 1 ulp past it, which must still read the border value, not 0
+  (EDGE_TOLERANCE); 0.01 px past it is outside (extrapolation 0, as crop_and_resize)."""
+  flat = tf.reshape(RAMP, [1, 32, 2])
+  past_7 = np.nextafter(np.float32(7.0), np.float32(8.0))
+  before_0 = np.float32(-1e-7)
+  fn = lambda y, x: roi_align.bilinear_gather(flat, tf.constant([[0]]), tf.constant([[4]]),
+                                              tf.constant([[8]]), y, x)
+  for f in (fn, tf.function(fn)):
+    out = f(tf.constant([[[1.0]]]), tf.constant([[[7.0, past_7, 7.01]]])).numpy()
+    np.testing.assert_allclose(out[0, 0, 0, :, 0], [7.0, 7.0, 0.0], atol=1e-5)
+    out = f(tf.constant([[[before_0, -0.01]]]), tf.constant([[[3.0]]])).numpy()
+    np.testing.assert_allclose(out[0, 0, :, 0, 0], [3.0, 0.0], atol=1e-5)
+
+
+def test_roi_align_bins_average_their_samples():
+  """The 2x2 samples of each bin are averaged (an average pool over the sample grid)."""
+  features = tf.random.stateless_uniform([1, 6, 6, 3], seed=[1, 2])
+  boxes = tf.constant([[[0.1, 0.2, 0.9, 0.7], [0.0, 0.0, 1.0, 1.0]]])
+  samples = roi_align.roi_align(features, boxes, (6, 4), sampling_ratio=1)
+  binned = roi_align.roi_align(features, boxes, (3, 2), sampling_ratio=2)
+  want = tf.reduce_mean(tf.reshape(samples, [1, 2, 3, 2, 2, 2, 3]), axis=[3, 5])
+  np.testing.assert_allclose(binned.numpy(), want.numpy(), atol=1e-6)

@@ -124,3 +124,17 @@ def test_xla_and_clipping_train_the_same_way(tmp_path):
   assert step == 2
   for a, b in zip(_weights(model), _weights(eager)):
     np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_use_bfloat16_trains_with_float32_variables(tmp_path):
+  step, model, lines = _train(tmp_path, 2, use_bfloat16=True)
+  assert step == 2 and np.isfinite(float(lines[-1].split("loss ")[1].split()[0]))
+  assert model.compute_dtype == "bfloat16"
+  assert model._feature_extractor.conv1.compute_dtype == "bfloat16"
+  assert {tf.as_dtype(v.dtype) for v in model.trainable_variables} == {tf.float32}
+  # The checkpoint holds float32 weights: a float32 model restores it.
+  restored = testing.TinyCenterModel(seed=9)
+  restored(tf.zeros([1, 64, 64, 3]))
+  checkpoints.restore_for_eval(restored, tf.train.latest_checkpoint(tmp_path))
+  for a, b in zip(_weights(model), _weights(restored)):
+    np.testing.assert_array_equal(a, b)

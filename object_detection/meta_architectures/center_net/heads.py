@@ -2,10 +2,11 @@
 
 import keras
 
+from object_detection.core.containers import BuildOnCall
 from object_detection.core.tracking import CheckpointableCollections
 
 
-class PredictionHead(CheckpointableCollections, keras.layers.Layer):
+class PredictionHead(CheckpointableCollections, BuildOnCall, keras.layers.Layer):
   """conv(k_i, f_i, same) + ReLU for each (k_i, f_i), then a 1x1 conv to `num_out_channels`.
 
   Call: features [B, h, w, C] float32 -> [B, h, w, num_out_channels] float32 (logits).

@@ -12,6 +12,7 @@ Prediction keys: PREPROCESSED_INPUTS, FEATURES (list of backbone maps) and each 
 import tensorflow as tf
 
 from object_detection.core import model as model_lib
+from object_detection.core import precision
 from object_detection.meta_architectures.center_net import task as task_lib
 
 PREPROCESSED_INPUTS = "preprocessed_inputs"
@@ -70,6 +71,9 @@ class CenterNetMetaArch(model_lib.DetectionModel):
     """
     images = tf.cast(images, tf.float32)
 
+    # The resizers are plain TF (no Python control flow on tensors): skip autograph, which
+    # otherwise re-converts this function on every eager call of map_fn (~2 s each on CPU).
+    @tf.autograph.experimental.do_not_convert
     def _resize(image):
       resized, _, true_shape = self._image_resizer_fn(image)
       return resized, tf.cast(true_shape, tf.int32)
@@ -97,14 +101,17 @@ class CenterNetMetaArch(model_lib.DetectionModel):
     """Runs the backbone and every task's heads.
 
     Returns:
-      {PREPROCESSED_INPUTS: [B, H, W, 3], FEATURES: list of [B, h, w, C], and the tasks' keys
-      (lists with one tensor per backbone stack)}.
+      {PREPROCESSED_INPUTS: [B, H, W, 3] float32, FEATURES: list of [B, h, w, C] in the
+      layers' compute dtype (bfloat16 under mixed precision), and the tasks' keys (lists with
+      one float32 tensor per backbone stack)}.
     """
     del true_image_shapes, groundtruth  # CenterNet heads do not use them
     features = self._feature_extractor(preprocessed_inputs, training=training)
     predictions = {PREPROCESSED_INPUTS: preprocessed_inputs, FEATURES: features}
     for t in self._tasks:
-      predictions.update(t.predict(features, training=training))
+      # Heads compute in the layers' dtype (bfloat16 under mixed precision); targets, losses
+      # and postprocessing run in float32.
+      predictions.update(precision.to_float32(t.predict(features, training=training)))
     return predictions
 
   def loss(self, prediction_dict, true_image_shapes, groundtruth, training=True):

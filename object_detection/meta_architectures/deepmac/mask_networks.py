@@ -21,7 +21,10 @@ import keras
 import tensorflow as tf
 
 from object_detection.core import registries
+from object_detection.models import batch_norm
 from object_detection.models import hourglass_network
+from object_detection.core.containers import BuildOnCall
+from object_detection.core.tracking import CheckpointableCollections
 
 
 def _no_requirements(**settings):
@@ -88,22 +91,23 @@ def _hourglass20_no_shortcut(num_init_channels, mask_size):
   return hourglass_network.hourglass_20_no_shortcut(num_init_channels)
 
 
-class PreActBasicBlock(keras.layers.Layer):
+class PreActBasicBlock(BuildOnCall, keras.layers.Layer):
   """Keras-applications ResNet v2 "basic" block (the original's resnet_v1.block_basic).
 
   preact = relu(BN(x)); shortcut = 1x1 conv(preact) (with bias) when `conv_shortcut`, else x;
   out = shortcut + relu(BN(conv3x3(relu(BN(conv3x3(preact)))))). Convs have no bias; BN epsilon
-  1.001e-5 and Keras default momentum (0.99), not synchronized (as the original).
+  1.001e-5 and Keras default momentum (0.99), not synchronized (as the original); fused kernel
+  (models/batch_norm.py).
   """
 
   def __init__(self, filters, conv_shortcut=False, **kwargs):
     super().__init__(**kwargs)
-    self.preact_bn = keras.layers.BatchNormalization(epsilon=1.001e-5)
+    self.preact_bn = batch_norm.BatchNormalization(epsilon=1.001e-5)
     self.shortcut = keras.layers.Conv2D(filters, 1) if conv_shortcut else None
     self.conv1 = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)
-    self.bn1 = keras.layers.BatchNormalization(epsilon=1.001e-5)
+    self.bn1 = batch_norm.BatchNormalization(epsilon=1.001e-5)
     self.conv2 = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)
-    self.bn2 = keras.layers.BatchNormalization(epsilon=1.001e-5)
+    self.bn2 = batch_norm.BatchNormalization(epsilon=1.001e-5)
 
   def call(self, inputs, training=False):
     preact = tf.nn.relu(self.preact_bn(inputs, training=training))
@@ -113,8 +117,12 @@ class PreActBasicBlock(keras.layers.Layer):
     return shortcut + net
 
 
-class ResNetMaskNetwork(keras.layers.Layer):
-  """1x1 conv(nc, bias) then stacks of pre-activation basic blocks (stride 1 everywhere)."""
+class ResNetMaskNetwork(CheckpointableCollections, BuildOnCall, keras.layers.Layer):
+  """1x1 conv(nc, bias) then stacks of pre-activation basic blocks (stride 1 everywhere).
+
+  The blocks live in a list (`blocks`), exposed to tf.train.Checkpoint by
+  CheckpointableCollections (checkpoint keys `.../net/blocks/<i>/<layer>/...`).
+  """
 
   STACKS = {"resnet4": ((2, 2),), "resnet8": ((2, 4),), "resnet12": ((2, 6),),
             "resnet16": ((2, 8),), "resnet20": ((2, 8), (3, 2))}
@@ -147,7 +155,7 @@ for _name in ResNetMaskNetwork.STACKS:
   _resnet(_name)
 
 
-class FullyConnectedMaskHead(keras.layers.Layer):
+class FullyConnectedMaskHead(BuildOnCall, keras.layers.Layer):
   """1x1 conv(nc) -> flatten -> Dense(1024, relu) -> Dense(S²) -> [N, S, S, 1].
 
   The original never passes mask_size to this head (it raises "Mask size must be set."); here
@@ -182,7 +190,7 @@ def _fully_connected(num_init_channels, mask_size):
   return FullyConnectedMaskHead(num_init_channels, mask_size)
 
 
-class _Identity(keras.layers.Layer):
+class _Identity(BuildOnCall, keras.layers.Layer):
   """The 'network' of parameter-free heads: the instance embedding does the work."""
 
   def call(self, inputs, training=False):
@@ -341,4 +349,4 @@ class MaskHeadNetwork(keras.layers.Layer):
       out = self._instance_logits(instance_embedding, out, self.num_init_channels)
     if out.shape[-1] > 1:
       out = self.project_out(out)
-    return out[..., 0]
+    return tf.cast(out[..., 0], tf.float32)  # bfloat16 under mixed precision; losses in float32

@@ -72,4 +72,4 @@ class DeepMACMetaArch(center_net_meta_arch.CenterNetMetaArch):
     # relative positions); rescale to the padded input.
     padded = deepmac_task.boxes_true_to_padded(tf.cast(boxes, tf.float32), true_shapes,
                                                tf.shape(preprocessed)[1:3])
-    return self._deepmac_task.mask_probabilities(predictions, padded)
+    return self._deepmac_task.mask_probabilities(predictions, padded, self.stride)

@@ -17,6 +17,7 @@ from object_detection.losses import classification
 from object_detection.meta_architectures.center_net import heads
 from object_detection.meta_architectures.center_net.task import CenterNetTask
 from object_detection.meta_architectures.deepmac import augment
+from object_detection.meta_architectures.deepmac import compaction
 from object_detection.meta_architectures.deepmac import losses
 from object_detection.ops import box_jitter
 from object_detection.ops import color
@@ -47,6 +48,9 @@ def make_embedding_head(out_channels):
 class DeepMACTask(CenterNetTask):
   """DeepMAC mask estimation as a CenterNet task.
 
+  In `loss`, the mask network runs on the real instances only (compaction.py);
+  `compact_instances = False` (attribute) runs it on every padded slot, as the original.
+
   Args (settings named as the DeepMACMaskEstimation fields; FEATURES.md §1.4):
     num_classes: int, number of classes (columns of the one-hot GT classes).
     num_feature_outputs: int, backbone outputs (2 for hourglass_104).
@@ -68,6 +72,8 @@ class DeepMACTask(CenterNetTask):
     box_consistency, color_consistency, self_supervision: losses.BoxConsistency /
       ColorConsistency / SelfSupervision, or None when off.
   """
+
+  compact_instances = True
 
   def __init__(self, num_classes, num_feature_outputs, mask_net, *, dim=256,
                pixel_embedding_dim=16, mask_size=32, use_xy=True,
@@ -124,13 +130,16 @@ class DeepMACTask(CenterNetTask):
     pairs = list(zip(predictions[INSTANCE_EMBEDDING], predictions[PIXEL_EMBEDDING]))
     return pairs[-1:] if self.use_only_last_stage else pairs
 
-  def mask_logits_from_boxes(self, instance_embedding, pixel_embedding, boxes, training=False):
+  def mask_logits_from_boxes(self, instance_embedding, pixel_embedding, boxes, training=False,
+                             valid=None):
     """Mask logits for boxes on one backbone output.
 
     Args:
       instance_embedding: [B, h, w, dim] float32.
       pixel_embedding: [B, h, w, P] float32.
       boxes: [B, N, 4] float32 normalized to the padded input image.
+      valid: optional [B, N] bool: run the mask network on these boxes only (the others get
+        zero logits; compaction.map_valid).
     Returns:
       [B, N, S, S] float32 logits in the frame of each box (crop mode), or [B, N, h, w] in the
       padded-image frame (predict_full_resolution_masks).
@@ -158,7 +167,11 @@ class DeepMACTask(CenterNetTask):
     inputs = tf.reshape(inputs, [batch * num, out_h, out_w, inputs.shape[-1]])
     centres = gather_at_box_centres(instance_embedding, boxes)
     centres = tf.reshape(centres, [batch * num, instance_embedding.shape[-1]])
-    logits = self.mask_net(centres, inputs, training=training)
+    if valid is None:
+      logits = self.mask_net(centres, inputs, training=training)
+    else:
+      logits = compaction.map_valid(lambda c, x: self.mask_net(c, x, training=training),
+                                    tf.reshape(valid, [-1]), centres, inputs)
     return tf.reshape(logits, [batch, num, out_h, out_w])
 
   # ---------------------------------------------------------------------------------- loss
@@ -170,7 +183,11 @@ class DeepMACTask(CenterNetTask):
     Only losses with a weight > 0 are returned (as the original).
     """
     training = bool(context.training)
-    gt = _unpack_groundtruth(groundtruth)
+    # Padded box slots (weight 0) carry no loss: drop the trailing ones and run the mask
+    # network on the real instances only (compaction.py), unless compact_instances is False.
+    compact = self.compact_instances
+    gt = _unpack_groundtruth(groundtruth, truncate=compact and not compaction.in_xla_context())
+    valid = gt["weights"] > 0.0 if compact else None
     crop_boxes = gt["boxes"]
     if training and self.max_roi_jitter_ratio > 0.0:
       crop_boxes = tf.reshape(box_jitter.random_jitter_boxes(
@@ -184,7 +201,7 @@ class DeepMACTask(CenterNetTask):
     instance_weights = {name: gt["weights"] for name in self._loss_weights()}
     instance_weights[_LOSS.deep_mask_estimation] = gt["weights"] * tf.cast(allowed > 0.0,
                                                                           tf.float32)
-    aug_targets = (self._augmented_targets(crop_boxes, context)
+    aug_targets = (self._augmented_targets(crop_boxes, context, valid)
                    if self._active(_LOSS.deep_mask_augmented_self_supervision) else None)
     consistency_map = (self._consistency_map(context)
                        if self._active(_LOSS.deep_mask_color_consistency) else None)
@@ -192,7 +209,7 @@ class DeepMACTask(CenterNetTask):
     totals = {name: 0.0 for name in self._loss_weights()}
     for stack_index, (instance_embedding, pixel_embedding) in enumerate(stacks):
       logits = self.mask_logits_from_boxes(instance_embedding, pixel_embedding, crop_boxes,
-                                           training=training)
+                                           training=training, valid=valid)
       per_instance = self._per_instance_losses(
           logits, gt, crop_boxes, targets, consistency_map,
           None if aug_targets is None else aug_targets[stack_index], context)
@@ -253,7 +270,7 @@ class DeepMACTask(CenterNetTask):
     if self.color_consistency.feature_map:
       if not context.features:
         raise ValueError("DeepMACTask: consistency_feature_map needs context.features")
-      return tf.stop_gradient(context.features[-1])
+      return tf.stop_gradient(tf.cast(context.features[-1], tf.float32))
     if context.unnormalize_fn is None:
       raise ValueError("DeepMACTask: the colour-consistency loss needs context.unnormalize_fn "
                        "(to recover RGB from the preprocessed inputs)")
@@ -269,7 +286,7 @@ class DeepMACTask(CenterNetTask):
     crops = mask_ops.crop_features_to_boxes(consistency_map, crop_boxes, height)
     return losses.pixel_similarity(crops, color.dilation, color.comparison)
 
-  def _augmented_targets(self, crop_boxes, context):
+  def _augmented_targets(self, crop_boxes, context, valid=None):
     """De-augmented, stop-gradient mask logits from a second forward pass (one per stack)."""
     selfsup = self.self_supervision
     if context.predict_fn is None:
@@ -284,7 +301,7 @@ class DeepMACTask(CenterNetTask):
     targets = []
     for instance_embedding, pixel_embedding in self._stacks(aug_predictions):
       logits = self.mask_logits_from_boxes(instance_embedding, pixel_embedding, aug_boxes,
-                                           training=context.training)
+                                           training=context.training, valid=valid)
       if self.predict_full_resolution_masks:
         logits = augment.inverse_transform_maps(logits, aug)
       else:
@@ -299,11 +316,12 @@ class DeepMACTask(CenterNetTask):
   def postprocess(self, predictions, detections, context):
     boxes = boxes_true_to_padded(detections[_DET.detection_boxes], context.true_image_shapes,
                                  tf.shape(context.preprocessed_inputs)[1:3])
-    return {_DET.detection_masks: self.mask_probabilities(predictions, boxes)}
+    return {_DET.detection_masks: self.mask_probabilities(predictions, boxes, context.stride)}
 
-  def mask_probabilities(self, predictions, boxes):
+  def mask_probabilities(self, predictions, boxes, stride=4):
     """Sigmoid mask probabilities on the LAST stack for boxes normalized to the padded input.
 
+    `stride` (input pixels per embedding cell) sets the upsampling of full-resolution masks.
     Returns [B, N, S, S] float32 in the frame of each box (S = mask_size, or
     postprocess_crop_size with full-resolution masks).
     """
@@ -311,21 +329,32 @@ class DeepMACTask(CenterNetTask):
     pixel_embedding = predictions[PIXEL_EMBEDDING][-1]
     logits = self.mask_logits_from_boxes(instance_embedding, pixel_embedding, boxes)
     if self.predict_full_resolution_masks:
-      # The original upsamples x stride then crops; a bilinear crop of the stride-4 map at the
-      # output size samples the same bilinear surface.
-      logits = mask_ops.crop_batched_masks_to_boxes(logits, boxes,
-                                                    self.postprocess_crop_size)
+      # As the original: bilinear upsampling x stride, then a crop at the box; composed per axis
+      # so the full-resolution logits are never materialised.
+      logits = mask_ops.crop_upsampled_masks_to_boxes(logits, boxes, self.postprocess_crop_size,
+                                                      stride)
     return tf.sigmoid(logits)
 
 
-def _unpack_groundtruth(groundtruth):
-  """Batched labels (fields.InputDataFields) -> dict of float32 tensors (masks may be None)."""
-  masks = groundtruth.get(_GT.groundtruth_instance_masks)
-  return {
-      "boxes": tf.stop_gradient(tf.cast(groundtruth[_GT.groundtruth_boxes], tf.float32)),
-      "classes": tf.cast(groundtruth[_GT.groundtruth_classes], tf.float32),
+def _unpack_groundtruth(groundtruth, truncate=False):
+  """Batched labels (fields.InputDataFields) -> dict of float32 tensors (masks may be None).
+
+  truncate: keep only the box slots up to the last real instance (compaction.truncate_slots),
+  before the masks are cast to float32.
+  """
+  raw = {
+      "boxes": groundtruth[_GT.groundtruth_boxes],
+      "classes": groundtruth[_GT.groundtruth_classes],
       "weights": tf.cast(groundtruth[_GT.groundtruth_weights], tf.float32),
-      "masks": None if masks is None else tf.cast(masks, tf.float32),
+      "masks": groundtruth.get(_GT.groundtruth_instance_masks),
+  }
+  if truncate:
+    raw = compaction.truncate_slots(raw)
+  return {
+      "boxes": tf.stop_gradient(tf.cast(raw["boxes"], tf.float32)),
+      "classes": tf.cast(raw["classes"], tf.float32),
+      "weights": raw["weights"],
+      "masks": None if raw["masks"] is None else tf.cast(raw["masks"], tf.float32),
   }
 
 

@@ -27,6 +27,7 @@ import tensorflow as tf
 from object_detection.core import registries
 from object_detection.meta_architectures.faster_rcnn.layer_params import LayerParams
 from object_detection.meta_architectures.faster_rcnn.layer_params import MASK_CONV_DEFAULT
+from object_detection.core.tracking import CheckpointableCollections
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +64,7 @@ def auto_conv_depth(num_feature_channels, num_classes):
   return int(2 ** round((2.0 * log_c + 3.0 * log_k) / 5.0))
 
 
-class MaskRCNNMaskHead(keras.layers.Layer):
+class MaskRCNNMaskHead(CheckpointableCollections, keras.layers.Layer):
   """The original Mask R-CNN mask head on box classifier features (see module doc)."""
 
   input_kind = "box_classifier_features"
@@ -116,7 +117,7 @@ def _deep_bn():
   return keras.layers.BatchNormalization(synchronized=True, momentum=0.99, epsilon=1e-3)
 
 
-class ConvStack(keras.layers.Layer):
+class ConvStack(CheckpointableCollections, keras.layers.Layer):
   """n x [3x3 conv (no bias) + BN + ReLU] (MG convnet_variant "default")."""
 
   def __init__(self, num_convs, depth, **kwargs):

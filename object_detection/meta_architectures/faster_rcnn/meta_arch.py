@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from object_detection.core import fields
 from object_detection.core import model
+from object_detection.core import precision
 from object_detection.meta_architectures.faster_rcnn import losses as losses_lib
 from object_detection.meta_architectures.faster_rcnn import postprocess as post_lib
 from object_detection.meta_architectures.faster_rcnn import targets as targets_lib
@@ -167,7 +168,8 @@ class FasterRCNNMetaArch(model.DetectionModel):
     pred.update(proposal_boxes=proposals, num_proposals=num_proposals)
     box_features = self._box_classifier_features(feature_maps, proposals, height, width,
                                                  training)
-    box_codes, class_logits = self.box_head(box_features, training=training)
+    box_codes, class_logits = precision.to_float32(self.box_head(box_features,
+                                                                 training=training))
     b, p = tf.shape(proposals)[0], proposals.shape[1]
     pred["refined_box_encodings"] = tf.reshape(box_codes, [b, p, box_codes.shape[1], 4])
     pred["class_predictions_with_background"] = tf.reshape(class_logits,
@@ -211,7 +213,10 @@ class FasterRCNNMetaArch(model.DetectionModel):
   def _first_stage(self, feature_maps, height, width, windows, training):
     """rpn_box_encodings [B, A, 4], rpn_objectness_predictions_with_background [B, A, 2],
     anchors [A, 4] or [B, A, 4] (clipped) normalized."""
-    box_encodings, objectness = self.rpn_head(feature_maps, training=training)
+    # Heads compute in the layers' dtype (bfloat16 under mixed precision); decoding and losses
+    # run in float32.
+    box_encodings, objectness = precision.to_float32(self.rpn_head(feature_maps,
+                                                                   training=training))
     return {
         "rpn_box_encodings": box_encodings,
         "rpn_objectness_predictions_with_background": objectness,
@@ -269,7 +274,7 @@ class FasterRCNNMetaArch(model.DetectionModel):
                                         self._image_size(height, width),
                                         sampling_ratio=self.params.roi_align_sampling_ratio)
       inputs = tf.reshape(crops, tf.concat([[-1], tf.shape(crops)[2:]], 0))
-    logits = self.mask_head(inputs, training=training)
+    logits = tf.cast(self.mask_head(inputs, training=training), tf.float32)
     b, m = tf.shape(boxes)[0], boxes.shape[1]
     logits = tf.reshape(logits, tf.concat([[b, m], tf.shape(logits)[1:]], 0))
     return tf.transpose(logits, [0, 1, 4, 2, 3])

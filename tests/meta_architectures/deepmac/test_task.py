@@ -44,6 +44,11 @@ def _context(training=True):
                      true_image_shapes=tf.constant([[8, 8, 3]]), stride=4, training=training)
 
 
+def _zero_logits(boxes):
+  """[B, N, 4, 4] zeros for the boxes the task asks logits for."""
+  return tf.zeros(tf.concat([tf.shape(boxes)[:2], [4, 4]], 0))
+
+
 def _features(num=1):
   return [tf.random.normal([1, 4, 4, 6], seed=i) for i in range(num)]
 
@@ -52,10 +57,11 @@ def test_allowed_class_loss_and_normalizer_hand_computed(monkeypatch):
   # Class ids: instance 0 is label 1 (allowed), instance 1 is label 3 (not allowed).
   task = _task(allowed_masked_classes_ids=[1])
   # Logits 0 for instance 0 (loss log 2 whatever the target), a terrible +-50 for instance 1.
-  def fake_logits(instance_embedding, pixel_embedding, boxes, training=False):
-    del instance_embedding, pixel_embedding, training
-    return tf.stack([tf.zeros([1, 4, 4]), tf.fill([1, 4, 4], -50.0), tf.zeros([1, 4, 4])], 1) + (
-        0.0 * boxes[:, :, :1, None])
+  def fake_logits(instance_embedding, pixel_embedding, boxes, training=False, valid=None):
+    del instance_embedding, pixel_embedding, training, valid
+    # (The task drops the trailing padded slot before calling: boxes has 2 slots.)
+    return tf.stack([tf.zeros([1, 4, 4]), tf.fill([1, 4, 4], -50.0), tf.zeros([1, 4, 4])],
+                    1)[:, :tf.shape(boxes)[1]] + 0.0 * boxes[:, :, :1, None]
   monkeypatch.setattr(task, "mask_logits_from_boxes", fake_logits)
   losses = task.loss(task.predict(_features()), _groundtruth(), _context())
   # Disallowed contributes exactly 0 and the normaliser counts allowed instances only (1).
@@ -66,7 +72,7 @@ def test_allowed_class_loss_and_normalizer_hand_computed(monkeypatch):
 def test_all_classes_when_allowed_list_is_empty(monkeypatch):
   task = _task()
   monkeypatch.setattr(task, "mask_logits_from_boxes",
-                      lambda i, p, b, training=False: tf.zeros([1, 3, 4, 4]))
+                      lambda i, p, b, training=False, valid=None: _zero_logits(b))
   losses = task.loss(task.predict(_features()), _groundtruth(), _context())
   np.testing.assert_allclose(float(losses[L.deep_mask_estimation]), 2.0 * np.log(2.0), rtol=1e-6)
 
@@ -75,12 +81,13 @@ def test_targets_are_soft_crops_at_the_gt_boxes_and_logits_use_the_same_boxes(mo
   task = _task(max_roi_jitter_ratio=0.3, roi_jitter_mode="expand")
   gt = _groundtruth()
   jittered = tf.constant([[0.0, 0.0, 0.75, 0.75], [0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0]])
+  # The task drops the trailing padded slot first: 2 boxes are jittered.
   monkeypatch.setattr(task_lib.box_jitter, "random_jitter_boxes",
-                      lambda boxes, ratio, mode: jittered)
+                      lambda boxes, ratio, mode: jittered[:tf.shape(boxes)[0]])
   seen = {}
-  def fake_logits(instance_embedding, pixel_embedding, boxes, training=False):
+  def fake_logits(instance_embedding, pixel_embedding, boxes, training=False, valid=None):
     seen["boxes"] = boxes
-    return tf.zeros([1, 3, 4, 4])
+    return _zero_logits(boxes)
   captured = {}
   real_mask_loss = task_lib.losses.mask_loss
   def spy_mask_loss(classification_loss, logits, targets):
@@ -89,12 +96,13 @@ def test_targets_are_soft_crops_at_the_gt_boxes_and_logits_use_the_same_boxes(mo
   monkeypatch.setattr(task, "mask_logits_from_boxes", fake_logits)
   monkeypatch.setattr(task_lib.losses, "mask_loss", spy_mask_loss)
   task.loss(task.predict(_features()), gt, _context(training=True))
-  np.testing.assert_allclose(seen["boxes"].numpy()[0], jittered.numpy())
-  expected = mask_ops.crop_masks_to_boxes(gt[G.groundtruth_instance_masks][0], jittered, 4)
+  np.testing.assert_allclose(seen["boxes"].numpy()[0], jittered.numpy()[:2])
+  expected = mask_ops.crop_masks_to_boxes(gt[G.groundtruth_instance_masks][0, :2],
+                                          jittered[:2], 4)
   np.testing.assert_allclose(captured["targets"].numpy()[0], expected.numpy(), atol=1e-6)
   # Inference-time loss (training=False): no jitter, the GT boxes themselves.
   task.loss(task.predict(_features()), gt, _context(training=False))
-  np.testing.assert_allclose(seen["boxes"].numpy(), gt[G.groundtruth_boxes].numpy())
+  np.testing.assert_allclose(seen["boxes"].numpy(), gt[G.groundtruth_boxes].numpy()[:, :2])
 
 
 @pytest.mark.parametrize("in_function", [False, True])
@@ -140,11 +148,11 @@ def test_loss_is_averaged_over_stacks_unless_use_only_last_stage(monkeypatch):
   for only_last, expected in ((False, (np.log(2.0) + _sp(5.0)) / 2), (True, _sp(5.0))):
     task = _task(2, use_only_last_stage=only_last)
     calls = []
-    def fake_logits(instance_embedding, pixel_embedding, boxes, training=False):
+    def fake_logits(instance_embedding, pixel_embedding, boxes, training=False, valid=None):
       calls.append(1)
       # Stack 0 -> logits 0; stack 1 -> logits −5 against targets... use constant targets 1.
       value = 0.0 if (len(calls) == 1 and not only_last) else -5.0
-      return tf.fill([1, 3, 4, 4], value)
+      return _zero_logits(boxes) + value
     monkeypatch.setattr(task, "mask_logits_from_boxes", fake_logits)
     gt = _groundtruth()
     gt[G.groundtruth_instance_masks] = tf.ones([1, 3, 8, 8], tf.uint8)
@@ -190,7 +198,7 @@ def test_color_consistency_in_crop_mode_hand_computed_with_warmup(monkeypatch):
   task = _task(color_consistency=losses_lib.ColorConsistency(3.0, dilation=1, warmup_steps=10),
                task_loss_weight=0.0)
   monkeypatch.setattr(task, "mask_logits_from_boxes",
-                      lambda i, p, b, training=False: tf.zeros([1, 3, 4, 4]))
+                      lambda i, p, b, training=False, valid=None: _zero_logits(b))
   context = TaskContext(preprocessed_inputs=tf.zeros([1, 8, 8, 3]),
                         true_image_shapes=tf.constant([[8, 8, 3]]), stride=4, training=True,
                         step=tf.constant(5, tf.int64), unnormalize_fn=lambda x: x + 255.0)

@@ -1,0 +1,119 @@
+"""Load-time warnings: the config trains or predicts differently from the original, on purpose.
+
+Each entry of DEVIATIONS names a difference listed in docs/DEVIATIONS.md (by its id), the
+condition under which a config is affected, and what changes. `warn_about(pipeline)` logs one
+warning per affected entry (once per process and entry, so a long run is not flooded) and returns
+the ids, for tests. Deviations that change nothing a real config does (a crash of the original
+that works here, an API difference) are listed in DEVIATIONS.md only.
+"""
+
+import dataclasses
+import logging
+
+_LOG = logging.getLogger(__name__)
+_WARNED = set()
+
+
+@dataclasses.dataclass(frozen=True)
+class Deviation:
+  """id: DEVIATIONS.md anchor (D1, ...); applies: fn(pipeline) -> bool; message: what differs."""
+  id: str
+  applies: object
+  message: str
+
+
+def _center_net(pipeline):
+  return pipeline.model.center_net if pipeline.model.WhichOneof("model") == "center_net" \
+      else None
+
+
+def _pads_images(resizer):
+  kind = resizer.WhichOneof("image_resizer_oneof")
+  if kind == "keep_aspect_ratio_resizer":
+    return resizer.keep_aspect_ratio_resizer.pad_to_max_dimension
+  return kind == "pad_to_multiple_resizer"
+
+
+def _padding_peaks(pipeline):
+  center_net = _center_net(pipeline)
+  return center_net is not None and _pads_images(center_net.image_resizer)
+
+
+def _deepmac_padding(pipeline):
+  return _padding_peaks(pipeline) and _deepmac(pipeline) is not None
+
+
+def _deepmac(pipeline):
+  center_net = _center_net(pipeline)
+  if center_net is None or not center_net.HasField("deepmac_mask_estimation"):
+    return None
+  return center_net.deepmac_mask_estimation
+
+
+def _crop_mode_loss(field):
+  def applies(pipeline):
+    deepmac = _deepmac(pipeline)
+    return (deepmac is not None and not deepmac.predict_full_resolution_masks
+            and getattr(deepmac, field) > 0.0)
+  return applies
+
+
+def _full_resolution_masks(pipeline):
+  deepmac = _deepmac(pipeline)
+  return deepmac is not None and deepmac.predict_full_resolution_masks
+
+
+def _exports_averages(pipeline):
+  return (pipeline.HasField("train_config")
+          and pipeline.train_config.optimizer.use_moving_average)
+
+
+DEVIATIONS = (
+    Deviation(
+        "D1", _padding_peaks,
+        "model.center_net.image_resizer pads non-square images: CenterNet detections are taken "
+        "only from output cells inside the true image here, while the original also reports "
+        "peaks that fall in the padding (its valid-region test compares output cells with the "
+        "image size in input pixels), so detections on non-square images differ"),
+    Deviation(
+        "D2", _crop_mode_loss("box_consistency_loss_weight"),
+        "model.center_net.deepmac_mask_estimation.box_consistency_loss_weight with RoI crops: "
+        "the box-consistency projections are taken on the mask crop here; the original crops "
+        "the already-cropped logits a second time with the box, so training differs"),
+    Deviation(
+        "D3", _crop_mode_loss("color_consistency_loss_weight"),
+        "model.center_net.deepmac_mask_estimation.color_consistency_loss_weight with RoI crops: "
+        "the colour-consistency loss is computed on the crops here; the original returns 0 for "
+        "it unless predict_full_resolution_masks, so training differs"),
+    Deviation(
+        "D4", _exports_averages,
+        "train_config.optimizer.use_moving_average: exporter_main_v2 exports the moving-average "
+        "weights (the ones eval reports) when the checkpoint holds them; the original exports "
+        "the raw weights"),
+    Deviation(
+        "D5", _deepmac_padding,
+        "DeepMAC masks on padded inputs: a detection box that reaches into the padding is "
+        "cropped at the reported box (clipped to the true image) here; the original crops at "
+        "the box clipped to the padded map and reports the mask in the frame of the clipped box, "
+        "so such masks differ"),
+    Deviation(
+        "D6", _full_resolution_masks,
+        "model.center_net.deepmac_mask_estimation.predict_full_resolution_masks: output masks "
+        "are the mask logits upsampled x stride to (height, width) and cropped at the box here; "
+        "the original upsamples them to (number of instances x stride, width x stride), taking "
+        "the instance count for the height, so its output masks differ (training is the same)"),
+)
+
+
+def warn_about(pipeline, source=None):
+  """Logs a warning for each deviation that affects `pipeline`; returns their ids."""
+  ids = []
+  for deviation in DEVIATIONS:
+    if not deviation.applies(pipeline):
+      continue
+    ids.append(deviation.id)
+    if deviation.id not in _WARNED:
+      _WARNED.add(deviation.id)
+      _LOG.warning("%s%s: %s (docs/DEVIATIONS.md#%s)", f"{source}: " if source else "",
+                   deviation.id, deviation.message, deviation.id.lower())
+  return ids
