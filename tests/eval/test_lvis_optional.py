@@ -77,6 +77,29 @@ assert (list(root.handlers), root.level) == before, (root.handlers, root.level)
 """)
 
 
+# lvis installed (as in `.[test]`): loading a config, building its model and its COCO evaluators
+# import no lvis module and leave the root logger alone (matplotlib is not checked: keras imports
+# it when present).
+INSTALLED_NOT_IMPORTED = textwrap.dedent("""
+import importlib.util, logging, sys
+assert importlib.util.find_spec("lvis") is not None  # installed: the test means something
+root = logging.getLogger()
+before = (list(root.handlers), root.level)
+from object_detection.config import loader
+from object_detection.builders import eval_builder, model_builder
+from object_detection.core import registries
+registries.load_all()
+pipeline = loader.load_pipeline_config(sys.argv[1])
+model_builder.build(pipeline.model, is_training=False)
+evaluators = eval_builder.build_evaluators(pipeline.eval_config, [
+    {"id": i + 1, "name": n} for i, n in enumerate(("square", "circle", "triangle"))])
+assert evaluators
+assert not [m for m in sys.modules if m.split(".")[0] == "lvis"]
+assert (list(root.handlers), root.level) == before, (root.handlers, root.level)
+print("OK")
+""")
+
+
 def _python(script, *args):
   env = dict(os.environ, PYTHONPATH=REPO)
   return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True,
@@ -97,3 +120,10 @@ def test_lvis_without_opencv_still_evaluates_and_keeps_the_root_logger():
   proc = _python(WITHOUT_CV2)
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert proc.stdout.strip() == "AP 1.0"
+
+
+def test_lvis_installed_is_not_imported_by_a_config_load():
+  config = os.path.join(REPO, "configs", "tf2",
+                        "center_net_deepmac_hourglass10_128x128_shapes_cpu.config")
+  proc = _python(INSTALLED_NOT_IMPORTED, config)
+  assert proc.returncode == 0 and proc.stdout.endswith("OK\n"), proc.stdout + proc.stderr[-3000:]

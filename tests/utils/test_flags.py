@@ -5,11 +5,13 @@ import logging
 
 import pytest
 
+from object_detection import convert_checkpoint
 from object_detection import exporter_main_v2
 from object_detection import inference
 from object_detection import model_main_tf2
 from object_detection.dataset_tools import create_coco_tf_record
 from object_detection.dataset_tools import create_pascal_tf_record
+from object_detection.export import formats
 from object_detection.utils import cli
 from object_detection.utils import flags
 
@@ -49,6 +51,7 @@ def test_absl_spellings():
   assert args.use_tpu is False and args.record_summaries is False and args.xla is True
   assert args.eval_on_train_data is False
   assert _parse(TRAIN_DOC + ["-v", "-1"]).verbosity == -1
+  assert _parse(TRAIN_DOC + ["--v", "1"]).verbosity == 1
   assert _parse(TRAIN_DOC + ["--verbosity=2"]).verbosity == 2
 
 
@@ -104,7 +107,8 @@ def test_double_dash_ends_the_flags():
 def test_every_entry_point_uses_the_shared_parser(capsys):
   parsers = [model_main_tf2.build_parser(), exporter_main_v2.build_parser(),
              inference.build_parser(), create_coco_tf_record.build_parser(),
-             create_pascal_tf_record.build_parser()]
+             create_pascal_tf_record.build_parser(), convert_checkpoint.build_parser(),
+             formats.build_parser()]
   for parser in parsers:
     assert isinstance(parser, flags.FlagParser) and parser.allow_abbrev is False
     assert "--alsologtostderr" in parser.format_help()
@@ -112,6 +116,10 @@ def test_every_entry_point_uses_the_shared_parser(capsys):
       "--input_type", "image_tensor", "--pipeline_config_path", "p", "--trained_checkpoint_dir",
       "c", "--output_directory", "o", "--alsologtostderr", "--nouse_side_inputs"])
   assert args.use_side_inputs is False
+  args = convert_checkpoint.build_parser().parse_args([
+      "--pipeline_config_path", "p", "--original_checkpoint=c", "--output_dir", "o",
+      "--allow_partial", "--logtostderr", "model.center_net.num_classes=3"])
+  assert args.allow_partial is True and args.overrides == ["model.center_net.num_classes=3"]
   args = create_coco_tf_record.build_parser().parse_args([
       "--output_dir=o", "--include_masks", "--nostrict", "--write_label_map", "false"])
   assert (args.include_masks, args.strict, args.write_label_map) == (True, False, False)
@@ -126,3 +134,29 @@ def test_every_entry_point_uses_the_shared_parser(capsys):
 def test_python_log_levels():
   assert [cli.python_log_level(v) for v in (2, 1, 0, -1, -2, -3)] == [
       logging.DEBUG, logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.FATAL]
+
+
+EXPORT_DOC = ["--input_type", "image_tensor", "--pipeline_config_path", "p",
+              "--trained_checkpoint_dir", "c", "--output_directory", "o"]
+
+
+def test_exporter_deployment_flags():
+  parser = exporter_main_v2.build_parser()
+  args = parser.parse_args(EXPORT_DOC)
+  assert (args.output_format, args.tflite_quantization, args.use_bfloat16) == (
+      "saved_model", "none", False)
+  args = parser.parse_args(EXPORT_DOC + ["--output_format", "saved_model,tflite",
+                                         "--tflite_quantization=float16,dynamic_range",
+                                         "--use_bfloat16", "true", "x.y=1"])
+  assert (args.output_format, args.tflite_quantization) == ("saved_model,tflite",
+                                                            "float16,dynamic_range")
+  assert args.use_bfloat16 is True and args.overrides == ["x.y=1"]
+  assert parser.parse_args(EXPORT_DOC + ["--use_bfloat16"]).use_bfloat16 is True
+  assert parser.parse_args(EXPORT_DOC + ["--nouse_bfloat16"]).use_bfloat16 is False
+  assert parser.parse_args(EXPORT_DOC + ["-use_bfloat16=false"]).use_bfloat16 is False
+
+
+def test_exporter_refuses_abbreviations(capsys):
+  for flag in ("--output_form=tflite", "--tflite_quant=float16", "--use_bfloat=true"):
+    err = _refused(exporter_main_v2.build_parser(), EXPORT_DOC + [flag], capsys)
+    assert f"unrecognized arguments: {flag}" in err

@@ -1,6 +1,7 @@
 """utils/tf_startup.py: TensorFlow's start-up log lines are dropped, everything else kept; a fresh
 process that imports TensorFlow through it prints nothing on a CPU machine, and --verbosity=1
-brings the lines back."""
+brings the lines back; so does an entry point (exporter_main_v2), where `--v 1` or
+TF_CPP_MIN_LOG_LEVEL=0 bring them back."""
 
 import os
 import subprocess
@@ -73,3 +74,29 @@ def test_a_fresh_import_prints_nothing_but_verbosity_brings_the_logs_back():
   assert loud.stdout == "3\n"
   # TensorFlow's own lines (oneDNN / no CUDA driver on a CPU machine) are back.
   assert any(tf_startup.is_noise(line, 2) for line in loud.stderr.splitlines()), loud.stderr
+
+
+def _exporter_with_a_missing_config(extra_flags=(), env_level=None):
+  """exporter_main_v2 as a user runs it: imports TensorFlow (cli.start), then stops at the
+  missing config with exit status 2."""
+  env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+  env["PYTHONPATH"] = REPO
+  if env_level is not None:
+    env["TF_CPP_MIN_LOG_LEVEL"] = env_level
+  proc = subprocess.run(
+      [sys.executable, os.path.join("object_detection", "exporter_main_v2.py"),
+       "--pipeline_config_path=/nonexistent/pipeline.config", "--trained_checkpoint_dir", "ckpt",
+       "--output_directory=out", "--alsologtostderr", *extra_flags],
+      cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+  assert proc.returncode == 2, proc.stderr[-3000:]
+  return proc.stderr
+
+
+def test_an_entry_point_is_quiet_unless_verbosity_or_the_env_var_asks():
+  error = "error: /nonexistent/pipeline.config: cannot read config file"
+  quiet = _exporter_with_a_missing_config()
+  assert quiet.startswith(error) and len(quiet.splitlines()) == 1, quiet
+  for loud in (_exporter_with_a_missing_config(["--v", "1"]),
+               _exporter_with_a_missing_config(env_level="0")):
+    assert error in loud
+    assert any(tf_startup.is_noise(line, 2) for line in loud.splitlines()), loud
