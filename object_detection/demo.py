@@ -183,7 +183,7 @@ def run_demo(output_dir="demo_output", steps=1000, num_train=320, num_val=48, ba
           "overlays": overlays, "seconds": time.time() - t0}
 
 
-def main(argv=None):
+def build_parser():
   p = flags.FlagParser(prog="demo", description=__doc__.split("\n")[0])
   p.add_argument("--output_dir", default="demo_output")
   p.add_argument("--steps", type=int, default=1000)
@@ -194,9 +194,12 @@ def main(argv=None):
   p.add_argument("--seed", type=int, default=0, help="seed of the generated data")
   p.add_argument("--train_seed", type=int, default=None,
                  help="seed of the initial weights and input order (default: unseeded)")
-  p.add_argument("--use_bfloat16", action="store_true",
-                 help="train, evaluate and export in mixed bfloat16")
-  args = p.parse_args(argv)
+  p.add_bool("use_bfloat16", default=False, help="train, evaluate and export in mixed bfloat16")
+  return p
+
+
+def main(argv=None):
+  args = build_parser().parse_args(argv)
   cli.start(args)
   run_demo(args.output_dir, args.steps, args.num_train, args.num_val, args.batch_size,
            args.num_pictures, args.seed, use_bfloat16=args.use_bfloat16,

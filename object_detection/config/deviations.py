@@ -68,6 +68,17 @@ def _exports_averages(pipeline):
           and pipeline.train_config.optimizer.use_moving_average)
 
 
+def _separable_fpn_by_name_only(pipeline):
+  center_net = _center_net(pipeline)
+  return (center_net is not None
+          and center_net.feature_extractor.type == "mobilenet_v2_fpn_sep_conv"
+          and not center_net.feature_extractor.HasField("use_separable_conv"))
+
+
+def _deepmac_use_depthwise(pipeline):
+  return _deepmac(pipeline) is not None and pipeline.model.center_net.use_depthwise
+
+
 DEVIATIONS = (
     Deviation(
         "D1", _padding_peaks,
@@ -102,6 +113,18 @@ DEVIATIONS = (
         "are the mask logits upsampled x stride to (height, width) and cropped at the box here; "
         "the original upsamples them to (number of instances x stride, width x stride), taking "
         "the instance count for the height, so its output masks differ (training is the same)"),
+    Deviation(
+        "D7", _separable_fpn_by_name_only,
+        "model.center_net.feature_extractor.type: mobilenet_v2_fpn_sep_conv builds separable "
+        "FPN convolutions here (as its name and the zoo's checkpoint); the original 2.8 builds "
+        "plain ones unless use_separable_conv is set. Set "
+        "model.center_net.feature_extractor.use_separable_conv: true to say so and silence this "
+        "warning"),
+    Deviation(
+        "D8", _deepmac_use_depthwise,
+        "model.center_net.use_depthwise: the object center and box heads of this DeepMAC model "
+        "are separable here; the original's DeepMAC builder ignores use_depthwise (plain "
+        "convolutions), so its checkpoints do not fit this model"),
 )
 
 

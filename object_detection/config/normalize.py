@@ -7,10 +7,6 @@ Runs after parsing and before validation, so that the rest of the library sees o
   `color_consistency_*` (the snapshot's names and numbers). Setting both spellings differently is
   an error.
 - `train_config.max_number_of_boxes` is deprecated and ignored: a warning says which field counts.
-- CenterNet `feature_extractor.type: "mobilenet_v2_fpn_sep_conv"` without `use_separable_conv`:
-  a warning says the FPN convs are separable here, plain in the original 2.8 (docs/DEVIATIONS.md).
-- CenterNet `use_depthwise` with `deepmac_mask_estimation`: a warning says the center and box
-  heads are separable here, while the original's DeepMAC builder ignores the field.
 """
 
 import logging
@@ -56,15 +52,6 @@ def _normalize_train(train_config, input_max_boxes):
         input_max_boxes)
 
 
-def _warn_separable_fpn(extractor, path):
-  if extractor.type == "mobilenet_v2_fpn_sep_conv" and not extractor.HasField(
-      "use_separable_conv"):
-    _LOG.warning(
-        "%s.type: mobilenet_v2_fpn_sep_conv builds separable FPN convolutions here (as its name "
-        "and the zoo's checkpoint); the original 2.8 builds plain ones unless use_separable_conv "
-        "is set. Set %s.use_separable_conv: true to say so and silence this warning", path, path)
-
-
 def normalize(pipeline):
   """Rewrites aliases in place in a TrainEvalPipelineConfig and returns it.
 
@@ -75,12 +62,6 @@ def normalize(pipeline):
     _normalize_train(pipeline.train_config, pipeline.train_input_reader.max_number_of_boxes)
   if pipeline.model.WhichOneof("model") == "center_net":
     center_net = pipeline.model.center_net
-    _warn_separable_fpn(center_net.feature_extractor, "model.center_net.feature_extractor")
-    if center_net.HasField("deepmac_mask_estimation") and center_net.use_depthwise:
-      _LOG.warning(
-          "model.center_net.use_depthwise: the object center and box heads of this DeepMAC model "
-          "are separable here; the original's DeepMAC builder ignores use_depthwise (plain "
-          "convolutions), so its checkpoints do not fit this model")
     if center_net.HasField("deepmac_mask_estimation"):
       _normalize_deepmac(center_net.deepmac_mask_estimation,
                          "model.center_net.deepmac_mask_estimation")

@@ -6,6 +6,7 @@ import logging
 import pytest
 
 from object_detection import convert_checkpoint
+from object_detection import demo
 from object_detection import exporter_main_v2
 from object_detection import inference
 from object_detection import model_main_tf2
@@ -108,7 +109,7 @@ def test_every_entry_point_uses_the_shared_parser(capsys):
   parsers = [model_main_tf2.build_parser(), exporter_main_v2.build_parser(),
              inference.build_parser(), create_coco_tf_record.build_parser(),
              create_pascal_tf_record.build_parser(), convert_checkpoint.build_parser(),
-             formats.build_parser()]
+             formats.build_parser(), demo.build_parser()]
   for parser in parsers:
     assert isinstance(parser, flags.FlagParser) and parser.allow_abbrev is False
     assert "--alsologtostderr" in parser.format_help()
@@ -126,6 +127,7 @@ def test_every_entry_point_uses_the_shared_parser(capsys):
   err = _refused(create_coco_tf_record.build_parser(),
                  ["--output_dir=o", "--train_keypoint_annotations_file=k.json"], capsys)
   assert "keypoint" in err and "not implemented" in err
+  assert demo.build_parser().parse_args(["--use_bfloat16", "--steps", "3"]).use_bfloat16 is True
   args = create_pascal_tf_record.build_parser().parse_args(["--ignore_difficult_instances",
                                                             "--norequire_masks"])
   assert args.ignore_difficult_instances is True and args.require_masks is False
