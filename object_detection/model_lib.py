@@ -134,9 +134,8 @@ class EvalRunner:
     if record_summaries and pictures:
       eval_loop.write_images(pictures, step, eval_dir)
     if self.keep_best is not None:  # the restored weights are still in the model
-      self.keep_best.update(step, metrics, lambda prefix: checkpoints.make_checkpoint(
-          tf.Variable(step, dtype=tf.int64), self.model,
-          moving_average=self.average).write(prefix))
+      self.keep_best.update(step, metrics, lambda prefix: checkpoints.write_copy(
+          prefix, step, self.model, self.average))
     return metrics
 
 

@@ -104,3 +104,22 @@ def test_unknown_metric_lists_the_known_ones(tmp_path):
     keeper.update(1, {"Loss/total_loss": 1.0, "DetectionMasks_Precision/mAP": 0.1},
                   _writer(1, 0.0))
   assert not os.path.exists(tmp_path / "best.json")
+
+
+def test_kept_copy_restores_like_a_training_checkpoint(tmp_path):
+  """The copy model_lib keeps (checkpoints.write_copy) passes restore_for_eval's
+  assert_existing_objects_matched (a bare Checkpoint.write leaves out the save counter, which
+  the export of MODEL_DIR/best then refused)."""
+  source = tf.Module()
+  source.w = tf.Variable(3.0)
+  checkpoints.write_copy(str(tmp_path / "ckpt-7"), 7, source)
+  assert checkpoints.step_of(str(tmp_path / "ckpt-7")) == 7
+  target = tf.Module()
+  target.w = tf.Variable(0.0)
+  checkpoints.restore_for_eval(target, str(tmp_path / "ckpt-7"))
+  assert float(target.w) == 3.0
+  bare = tf.Module()
+  bare.w = tf.Variable(1.0)
+  checkpoints.make_checkpoint(tf.Variable(7, dtype=tf.int64), bare).write(str(tmp_path / "bare"))
+  with pytest.raises(AssertionError, match="save_counter"):
+    checkpoints.restore_for_eval(target, str(tmp_path / "bare"))
