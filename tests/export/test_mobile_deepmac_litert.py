@@ -35,6 +35,8 @@ from object_detection.builders import model_builder
 from object_detection.config import loader
 from object_detection.export import litert_export
 
+pytestmark = pytest.mark.slow  # end to end: build, export, convert (~40 CPU-seconds)
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = os.path.join(REPO, "configs", "tf2",
                       "center_net_deepmac_mobilenetv2fpn_512x512_coco_tpu-8.config")
