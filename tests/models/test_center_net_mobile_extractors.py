@@ -137,11 +137,11 @@ def test_checkpoint_layout(tmp_path, extractors):
 def test_sep_conv_type_without_the_field_warns():
   shipped = REPO / "configs" / "tf2" / "centernet_mobilenetv2fpn_512x512_coco17_od.config"
   # The shipped config sets the field (the original builds separable convs from it too).
-  assert "D7" not in deviations.warn_about(loader.load_pipeline_config(str(shipped)))
+  assert "D9" not in deviations.warn_about(loader.load_pipeline_config(str(shipped)))
   bare = loader.load_pipeline_config(
       str(shipped), overrides=["model.center_net.feature_extractor.use_separable_conv=false"])
   bare.model.center_net.feature_extractor.ClearField("use_separable_conv")
-  assert "D7" in deviations.warn_about(bare)  # test_fpn_options: separable by the type alone
+  assert "D9" in deviations.warn_about(bare)  # test_fpn_options: separable by the type alone
 
 
 # case -> (shipped config, overrides); counts in ORIGINAL_COUNTS.
