@@ -13,7 +13,6 @@
 Everything goes to --output_dir (demo_output/ by default, git-ignored).
 """
 
-import argparse
 import hashlib
 import io
 import os
@@ -21,6 +20,9 @@ import time
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from object_detection.utils import cli
+from object_detection.utils import flags
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(REPO, "configs", "tf2", "center_net_deepmac_hourglass10_128x128_shapes_cpu.config")
@@ -179,8 +181,8 @@ def run_demo(output_dir="demo_output", steps=1000, num_train=320, num_val=48, ba
           "overlays": overlays, "seconds": time.time() - t0}
 
 
-def main(argv=None):
-  p = argparse.ArgumentParser(prog="demo", description=__doc__.split("\n")[0])
+def build_parser():
+  p = flags.FlagParser(prog="demo", description=__doc__.split("\n")[0])
   p.add_argument("--output_dir", default="demo_output")
   p.add_argument("--steps", type=int, default=1000)
   p.add_argument("--num_train", type=int, default=320)
@@ -190,13 +192,17 @@ def main(argv=None):
   p.add_argument("--seed", type=int, default=0, help="seed of the generated data")
   p.add_argument("--train_seed", type=int, default=1,
                  help="seed of the training run: initial weights, input order, augmentations")
-  p.add_argument("--use_bfloat16", action="store_true",
-                 help="train, evaluate and export in mixed bfloat16")
-  args = p.parse_args(argv)
+  p.add_bool("use_bfloat16", default=False, help="train, evaluate and export in mixed bfloat16")
+  return p
+
+
+def main(argv=None):
+  args = build_parser().parse_args(argv)
+  cli.start(args)
   run_demo(args.output_dir, args.steps, args.num_train, args.num_val, args.batch_size,
            args.num_pictures, args.seed, use_bfloat16=args.use_bfloat16,
            train_seed=args.train_seed)
 
 
 if __name__ == "__main__":
-  main()
+  cli.run_main(lambda: main() or 0)

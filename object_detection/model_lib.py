@@ -20,6 +20,7 @@ from object_detection.builders import train_builder
 from object_detection.config import loader
 from object_detection.core import precision
 from object_detection.data import record_guard
+from object_detection.eval import best_checkpoint
 from object_detection.eval import eval_loop
 from object_detection.eval import visualize
 from object_detection.training import checkpoints
@@ -84,8 +85,10 @@ class EvalRunner:
   then includes the DeepMAC mask loss on GT boxes); predictions run with training=False.
   """
 
-  def __init__(self, configs, sample_1_of_n_eval_examples=1, eval_on_train_data=False):
+  def __init__(self, configs, sample_1_of_n_eval_examples=1, eval_on_train_data=False,
+               keep_best=None):
     self.configs = configs
+    self.keep_best = keep_best  # a best_checkpoint.BestCheckpointKeeper, or None
     self.eval_config = configs["eval_config"]
     self.settings = eval_builder.eval_settings(self.eval_config, configs["train_config"])
     source = configs["train_input_config" if eval_on_train_data else "eval_input_config"]
@@ -143,19 +146,27 @@ class EvalRunner:
     eval_loop.write_metrics(metrics, step, eval_dir, record_summaries)
     if record_summaries and pictures:
       eval_loop.write_images(pictures, step, eval_dir)
+    if self.keep_best is not None:  # the restored weights are still in the model
+      self.keep_best.update(step, metrics, lambda prefix: checkpoints.write_copy(
+          prefix, step, self.model, self.average))
     return metrics
 
 
 def run_evaluation(pipeline_config_path, model_dir, checkpoint_dir, config_override=None,
                    overrides=None, sample_1_of_n_eval_examples=1, eval_timeout=3600,
                    num_train_steps=None, once=False, record_summaries=True,
-                   eval_on_train_data=False):
+                   eval_on_train_data=False, keep_best_metric=None, keep_best_mode="auto"):
   """Evaluates checkpoints of `checkpoint_dir` (the latest once, or each new one until timeout).
 
-  Results go to `<model_dir>/eval` (TensorBoard + metrics.json). Returns [(step, metrics)].
+  Results go to `<model_dir>/eval` (TensorBoard + metrics.json). With `keep_best_metric` (a
+  metrics.json key) the best checkpoint by that metric is copied to `<model_dir>/best`
+  (eval/best_checkpoint.py; `keep_best_mode` max, min or auto). Returns [(step, metrics)].
   """
   _, configs = load_configs(pipeline_config_path, config_override, overrides)
-  runner = EvalRunner(configs, sample_1_of_n_eval_examples, eval_on_train_data)
+  keep_best = (best_checkpoint.BestCheckpointKeeper(os.path.join(model_dir, "best"),
+                                                    keep_best_metric, keep_best_mode)
+               if keep_best_metric else None)
+  runner = EvalRunner(configs, sample_1_of_n_eval_examples, eval_on_train_data, keep_best)
   eval_dir = os.path.join(model_dir, "eval_train" if eval_on_train_data else "eval")
   steps = train_builder.train_settings(configs["train_config"], num_train_steps).num_steps
   resolved = checkpoints.checkpoint_dir(checkpoint_dir)

@@ -92,6 +92,17 @@ def _rcnn_proposals(pipeline):
   return _faster_rcnn(pipeline) is not None
 
 
+def _separable_fpn_by_name_only(pipeline):
+  center_net = _center_net(pipeline)
+  return (center_net is not None
+          and center_net.feature_extractor.type == "mobilenet_v2_fpn_sep_conv"
+          and not center_net.feature_extractor.HasField("use_separable_conv"))
+
+
+def _deepmac_use_depthwise(pipeline):
+  return _deepmac(pipeline) is not None and pipeline.model.center_net.use_depthwise
+
+
 DEVIATIONS = (
     Deviation(
         "D1", _padding_peaks,
@@ -137,6 +148,18 @@ DEVIATIONS = (
         "model.faster_rcnn: only the 6000 best-scoring RPN boxes per image enter the "
         "first-stage NMS here, every anchor in the original, so proposals differ when the NMS "
         "would have had to reach past them to fill first_stage_max_proposals"),
+    Deviation(
+        "D9", _separable_fpn_by_name_only,
+        "model.center_net.feature_extractor.type: mobilenet_v2_fpn_sep_conv builds separable "
+        "FPN convolutions here (as its name and the zoo's checkpoint); the original 2.8 builds "
+        "plain ones unless use_separable_conv is set. Set "
+        "model.center_net.feature_extractor.use_separable_conv: true to say so and silence this "
+        "warning"),
+    Deviation(
+        "D10", _deepmac_use_depthwise,
+        "model.center_net.use_depthwise: the object center and box heads of this DeepMAC model "
+        "are separable here; the original's DeepMAC builder ignores use_depthwise (plain "
+        "convolutions), so its checkpoints do not fit this model"),
 )
 
 

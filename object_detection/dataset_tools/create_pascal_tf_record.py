@@ -17,7 +17,6 @@ box that is not 4 finite numbers inside the image, or flags other than 0/1,
 are reported and skipped. The output file appears only when the whole run succeeded.
 """
 
-import argparse
 import collections
 import contextlib
 import hashlib
@@ -31,11 +30,13 @@ from lxml import etree
 from PIL import Image
 
 from object_detection.core.errors import ConfigError, DataError
-from object_detection.dataset_tools import dataset_util
-from object_detection.dataset_tools import tf_record_creation_util
 from object_detection.dataset_tools.coco_masks import encode_mask_png
 from object_detection.utils import label_map_util
 from object_detection.utils import cli
+from object_detection.utils import flags
+
+# dataset_util and tf_record_creation_util import TensorFlow: they are imported inside the
+# functions, so that the console script loads TensorFlow only after its flags (utils/cli.start).
 
 SETS = ("train", "val", "trainval", "test")
 YEARS = ("VOC2007", "VOC2012", "merged")
@@ -71,6 +72,7 @@ def dict_to_tf_example(data, dataset_directory, label_map_dict, ignore_difficult
   Raises:
     SkipImage: missing/non-JPEG/undecodable image, or a segmentation PNG of the wrong size.
   """
+  from object_detection.dataset_tools import dataset_util  # pylint: disable=import-outside-toplevel
   report = report or (lambda message: print(f"warning: {message}", file=sys.stderr))
   folder, filename = data.get("folder", ""), data["filename"]
   image_path = os.path.join(dataset_directory, folder, image_subdirectory, filename)
@@ -179,6 +181,7 @@ def _instance_masks(dataset_directory, folder, subdirectory, filename, xml_indic
 
 def _example_ids(data_dir, year, split, require_masks):
   """Image ids of the set: ImageSets/Segmentation/<set>.txt with --require_masks, else Main."""
+  from object_detection.dataset_tools import dataset_util  # pylint: disable=import-outside-toplevel
   candidates = [("Main", f"{split}.txt"), ("Main", f"aeroplane_{split}.txt")]
   if require_masks:
     candidates.insert(0, ("Segmentation", f"{split}.txt"))
@@ -199,6 +202,8 @@ def convert(data_dir, year, split, annotations_dir, output_path, label_map_path,
   record has one mask per box (what a mask model's input pipeline needs); the image list then
   comes from ImageSets/Segmentation when present.
   """
+  from object_detection.dataset_tools import dataset_util  # pylint: disable=import-outside-toplevel
+  from object_detection.dataset_tools import tf_record_creation_util  # pylint: disable=import-outside-toplevel
   report = report or (lambda message: print(f"warning: {message}", file=sys.stderr))
   label_map_dict = load_label_map_dict(label_map_path)
   years = ["VOC2007", "VOC2012"] if year == "merged" else [year]
@@ -236,8 +241,8 @@ def convert(data_dir, year, split, annotations_dir, output_path, label_map_path,
 
 
 def build_parser():
-  parser = argparse.ArgumentParser(prog="create_pascal_tf_record",
-                                   description="PASCAL VOC xml + JPEG -> one TFRecord file.")
+  parser = flags.FlagParser(prog="create_pascal_tf_record",
+                            description="PASCAL VOC xml + JPEG -> one TFRecord file.")
   parser.add_argument("--data_dir", default="", help="root of VOCdevkit")
   parser.add_argument("--set", default="train", choices=SETS, help="which image set to convert")
   parser.add_argument("--annotations_dir", default="Annotations", help="xml directory in each year")
@@ -245,12 +250,11 @@ def build_parser():
   parser.add_argument("--output_path", default="", help="output TFRecord file")
   parser.add_argument("--label_map_path", default="data/pascal_label_map.pbtxt",
                       help="StringIntLabelMap text file")
-  parser.add_argument("--ignore_difficult_instances", nargs="?", const=True, default=False,
-                      type=lambda v: str(v).lower() in ("1", "true", "t", "yes", "y"),
-                      help="drop objects marked difficult")
-  parser.add_argument("--require_masks", action="store_true",
-                      help="skip images without a SegmentationObject PNG (list from "
-                           "ImageSets/Segmentation/<set>.txt when present)")
+  parser.add_bool("ignore_difficult_instances", default=False,
+                  help="drop objects marked difficult")
+  parser.add_bool("require_masks", default=False,
+                  help="skip images without a SegmentationObject PNG (list from "
+                       "ImageSets/Segmentation/<set>.txt when present)")
   return parser
 
 
@@ -258,6 +262,7 @@ def main(argv=None):
   """Returns the exit code (0 ok, 1 data error, 2 usage error)."""
   parser = build_parser()
   args = parser.parse_args(argv)
+  cli.start(args)
   if not args.data_dir or not args.output_path:
     parser.error("--data_dir and --output_path are required")
   try:

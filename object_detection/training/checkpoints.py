@@ -195,6 +195,15 @@ def remove_interrupted_saves(directory):
   return removed
 
 
+def write_copy(prefix, step, model, moving_average=None):
+  """Writes `model` (+ EMA shadows) and `step` at `prefix` (`<prefix>.index`, `.data-*`; no
+  numbering, no `checkpoint` state file), restorable by `restore_for_eval` like a checkpoint of
+  the train loop: the save counter is written too, as `Checkpoint.save` does."""
+  ckpt = make_checkpoint(tf.Variable(step, dtype=tf.int64), model, moving_average=moving_average)
+  _ = ckpt.save_counter  # the property creates it: `write` alone would leave it out
+  return ckpt.write(prefix)
+
+
 def step_of(checkpoint_path):
   """Global step saved in a training checkpoint (reads only the variable); 0 for checkpoints
   without one (the original's exported / model-zoo checkpoints)."""
