@@ -86,7 +86,7 @@ def write_records(annotations_file, image_dir, out_dir, max_images=None, num_sha
   return str(out_dir / f"bench-?????-of-{num_shards:05d}.tfrecord"), len(image_ids)
 
 
-def build_dataset(record_glob, label_map, image_size, batch_size, max_boxes):
+def build_dataset(record_glob, label_map, image_size, batch_size, max_boxes, seed=None):
   model = text_format.Parse(
       f"center_net {{ num_classes: 90 image_resizer {{ keep_aspect_ratio_resizer {{ "
       f"min_dimension: {image_size} max_dimension: {image_size} pad_to_max_dimension: true }} }} }}",
@@ -101,7 +101,7 @@ def build_dataset(record_glob, label_map, image_size, batch_size, max_boxes):
   def preprocess(images):
     resized, shapes = resizers.resize_batch(resizer, images)
     return (resized - MEANS) / STDS, shapes
-  return inputs.train_input(train, reader, model, preprocess_fn=preprocess)
+  return inputs.train_input(train, reader, model, preprocess_fn=preprocess, seed=seed)
 
 
 def main():
@@ -115,6 +115,9 @@ def main():
   parser.add_argument("--warmup_batches", type=int, default=5)
   parser.add_argument("--max_boxes", type=int, default=100)
   parser.add_argument("--max_images", type=int, default=None)
+  parser.add_argument("--seed", type=int, default=1,
+                      help="the training path (every training run has a seed: the resumable "
+                           "order of data/resumable_order.py); -1: unseeded")
   parser.add_argument("--small", action="store_true",
                       help="quick check: 8 images, batch 2, 3 timed batches")
   args = parser.parse_args()
@@ -128,15 +131,15 @@ def main():
                                 pathlib.Path(args.data_dir) / "images", tmp, args.max_images)
     print(f"wrote {count} examples in {time.perf_counter() - start:.1f}s")
     dataset = build_dataset(glob, tmp / "label_map.txt", args.image_size, args.batch_size,
-                            args.max_boxes)
+                            args.max_boxes, None if args.seed < 0 else args.seed)
     iterator = iter(dataset)
     for _ in range(args.warmup_batches):
       features, labels = next(iterator)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for _ in range(args.num_batches):
       features, labels = next(iterator)
     _ = labels["groundtruth_instance_masks"].numpy()  # make sure the last batch is materialised
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
   rate = args.num_batches / elapsed
   print(f"image {tuple(features['image'].shape)}, masks "
         f"{tuple(labels['groundtruth_instance_masks'].shape)} "
@@ -144,6 +147,8 @@ def main():
   print(f"input pipeline: {rate:.2f} batches/s = {rate * args.batch_size:.1f} images/s "
         f"(batch {args.batch_size}, {args.image_size}x{args.image_size}, {os.cpu_count()} CPUs, "
         f"{args.num_batches} batches after {args.warmup_batches} warm-up)")
+  # CPU time of all threads: less sensitive than wall time to other load on a shared machine.
+  print(f"input pipeline cpu: {1000 * cpu / (args.num_batches * args.batch_size):.1f} ms per image")
   return np.float32(rate)
 
 

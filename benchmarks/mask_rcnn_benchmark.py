@@ -3,6 +3,7 @@ r"""Mask R-CNN (ResNet-50 FPN) speed benchmark: train-step and inference seconds
 Full run (640x640, batch 2, the shipped config; run it on a GPU, not in CI):
     .venv/bin/python benchmarks/mask_rcnn_benchmark.py
     .venv/bin/python benchmarks/mask_rcnn_benchmark.py --batch_size 8 --steps 20
+    .venv/bin/python benchmarks/mask_rcnn_benchmark.py --mask_rois all   # masks on all RoIs
 Quick check (same architecture at 128x128, 16 proposals, 3 classes, 2 timed steps):
     .venv/bin/python benchmarks/mask_rcnn_benchmark.py --small
 
@@ -80,12 +81,16 @@ def main(argv=None):
   parser.add_argument("--steps", type=int, default=10, help="timed calls per mode")
   parser.add_argument("--small", action="store_true", help="128x128 smoke check")
   parser.add_argument("--modes", default="train,train_xla,infer,infer_xla")
+  parser.add_argument("--mask_rois", choices=("positives", "all"), default="positives",
+                      help="train the mask head on the positive sampled RoIs (default) or on "
+                           "every sampled RoI (the original; the step before this option)")
   args = parser.parse_args(argv)
   steps = 2 if args.small else args.steps
   overrides = _SMALL_OVERRIDES if args.small else None
   pipeline = loader.load_pipeline_config(args.config, overrides=overrides)
   keras.utils.set_random_seed(0)
   model = model_builder.build(pipeline.model, is_training=True)
+  model.roi_heads.train_masks_on_positives_only = args.mask_rois == "positives"
   raw = tf.random.uniform([args.batch_size, 480, 640, 3], 0, 255, seed=1)
   images, shapes = model.preprocess(raw)
   height, width = images.shape[1], images.shape[2]
@@ -110,6 +115,7 @@ def main(argv=None):
          "infer": tf.function(infer), "infer_xla": tf.function(infer, jit_compile=True)}
   device = tf.config.list_logical_devices("GPU")
   results = {"config": pathlib.Path(args.config).name, "small": args.small,
+             "mask_rois": args.mask_rois,
              "batch_size": args.batch_size, "image": [int(height), int(width)],
              "device": device[0].name if device else "CPU",
              "trainable_parameters": int(sum(np.prod(v.shape) for v in model.trainable_weights))}

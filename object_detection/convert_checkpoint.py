@@ -20,7 +20,6 @@ names and the likely cause (num_classes, network_type, backbone). --allow_partia
 partial mapping; the report then lists what stayed at initialization.
 """
 
-import argparse
 import os
 import shutil
 import tempfile
@@ -28,16 +27,17 @@ import time
 
 from object_detection.core.errors import DataError
 from object_detection.utils import cli
+from object_detection.utils import flags
 
 
 def build_parser():
-  p = argparse.ArgumentParser(prog="convert_checkpoint", description=__doc__.split("\n")[0])
+  p = flags.FlagParser(prog="convert_checkpoint", description=__doc__.split("\n")[0])
   p.add_argument("--pipeline_config_path", required=True)
   p.add_argument("--original_checkpoint", required=True,
                  help="checkpoint prefix, checkpoint directory or model-zoo directory")
   p.add_argument("--output_dir", required=True)
-  p.add_argument("--allow_partial", action="store_true",
-                 help="accept a partial mapping (the rest stays at initialization)")
+  p.add_bool("allow_partial", default=False,
+             help="accept a partial mapping (the rest stays at initialization)")
   p.add_argument("--config_override", default="")
   p.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
   return p
@@ -104,6 +104,7 @@ def convert(pipeline_config_path, original_checkpoint, output_dir, allow_partial
 
 def main(argv=None):
   args = build_parser().parse_args(argv)
+  cli.start(args)
   convert(args.pipeline_config_path, args.original_checkpoint, args.output_dir,
           allow_partial=args.allow_partial, config_override=args.config_override or None,
           overrides=args.overrides or None)

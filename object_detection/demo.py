@@ -13,7 +13,6 @@
 Everything goes to --output_dir (demo_output/ by default, git-ignored).
 """
 
-import argparse
 import hashlib
 import io
 import os
@@ -21,6 +20,9 @@ import time
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from object_detection.utils import cli
+from object_detection.utils import flags
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(REPO, "configs", "tf2", "center_net_deepmac_hourglass10_128x128_shapes_cpu.config")
@@ -112,12 +114,13 @@ def make_pipeline_config(data_dir, out_path):
 
 
 def run_demo(output_dir="demo_output", steps=1000, num_train=320, num_val=48, batch_size=8,
-             num_pictures=8, seed=0, progress=print, use_bfloat16=False, train_seed=None):
+             num_pictures=8, seed=0, progress=print, use_bfloat16=False, train_seed=1):
   """Runs the five stages; returns a dict of what was measured (AP numbers, paths, seconds).
 
   use_bfloat16: train, evaluate and export in mixed bfloat16 (train_config.use_bfloat16).
-  train_seed: when set, seeds Python, NumPy and TensorFlow (keras.utils.set_random_seed) before
-  training, so runs with the same seed start from the same weights and batches.
+  train_seed: the training run's seed (initial weights, input order, augmentations, the model's
+  random ops: model_lib.run_training's `seed`); runs with the same seeds end with the same
+  weights on CPU. None: a random one (printed).
   """
   from object_detection.export import exporter_lib  # pylint: disable=import-outside-toplevel
   from object_detection.config import loader  # pylint: disable=import-outside-toplevel
@@ -142,13 +145,10 @@ def run_demo(output_dir="demo_output", steps=1000, num_train=320, num_val=48, ba
                f".warmup_steps={max(1, steps // 10)}"]
   if use_bfloat16:
     overrides.append("train_config.use_bfloat16=true")
-  if train_seed is not None:
-    import keras  # pylint: disable=import-outside-toplevel
-    keras.utils.set_random_seed(train_seed)
   t1 = time.time()
   model_lib.run_training(config, model_dir, overrides=overrides, num_train_steps=steps,
                          checkpoint_every_n=max(steps // 2, 1), progress=progress,
-                         log_every_n=max(1, min(50, steps // 10)))
+                         log_every_n=max(1, min(50, steps // 10)), seed=train_seed)
   progress(f"[2/5] trained {steps} steps in {time.time() - t1:.0f}s -> {model_dir}")
 
   _, metrics = model_lib.run_evaluation(config, model_dir, model_dir, overrides=overrides,
@@ -181,8 +181,8 @@ def run_demo(output_dir="demo_output", steps=1000, num_train=320, num_val=48, ba
           "overlays": overlays, "seconds": time.time() - t0}
 
 
-def main(argv=None):
-  p = argparse.ArgumentParser(prog="demo", description=__doc__.split("\n")[0])
+def build_parser():
+  p = flags.FlagParser(prog="demo", description=__doc__.split("\n")[0])
   p.add_argument("--output_dir", default="demo_output")
   p.add_argument("--steps", type=int, default=1000)
   p.add_argument("--num_train", type=int, default=320)
@@ -190,15 +190,19 @@ def main(argv=None):
   p.add_argument("--batch_size", type=int, default=8)
   p.add_argument("--num_pictures", type=int, default=8)
   p.add_argument("--seed", type=int, default=0, help="seed of the generated data")
-  p.add_argument("--train_seed", type=int, default=None,
-                 help="seed of the initial weights and input order (default: unseeded)")
-  p.add_argument("--use_bfloat16", action="store_true",
-                 help="train, evaluate and export in mixed bfloat16")
-  args = p.parse_args(argv)
+  p.add_argument("--train_seed", type=int, default=1,
+                 help="seed of the training run: initial weights, input order, augmentations")
+  p.add_bool("use_bfloat16", default=False, help="train, evaluate and export in mixed bfloat16")
+  return p
+
+
+def main(argv=None):
+  args = build_parser().parse_args(argv)
+  cli.start(args)
   run_demo(args.output_dir, args.steps, args.num_train, args.num_val, args.batch_size,
            args.num_pictures, args.seed, use_bfloat16=args.use_bfloat16,
            train_seed=args.train_seed)
 
 
 if __name__ == "__main__":
-  main()
+  cli.run_main(lambda: main() or 0)

@@ -15,15 +15,15 @@ one file per --tflite_quantization: none, float16, dynamic_range) and OUT/model.
 OUT/image_and_boxes.onnx); see object_detection/export/formats.py.
 """
 
-import argparse
 import os
 
 from object_detection.core.errors import ConfigError
 from object_detection.utils import cli
+from object_detection.utils import flags
 
 
 def build_parser():
-  p = argparse.ArgumentParser(prog="exporter_main_v2", description=__doc__.split("\n")[0])
+  p = flags.FlagParser(prog="exporter_main_v2", description=__doc__.split("\n")[0])
   p.add_argument("--input_type", default="image_tensor",
                  help="image_tensor, float_image_tensor, encoded_image_string_tensor, "
                       "tf_example")
@@ -31,10 +31,10 @@ def build_parser():
   p.add_argument("--trained_checkpoint_dir", required=True)
   p.add_argument("--output_directory", required=True)
   p.add_argument("--config_override", default="")
-  p.add_argument("--use_side_inputs", default=False, action="store_true",
-                 help="Not supported (side inputs of the original's TF1-era models).")
-  p.add_argument("--use_bfloat16", default=False, action="store_true",
-                 help="Export a mixed-bfloat16 graph (recorded in the SavedModel).")
+  p.add_bool("use_side_inputs", default=False,
+             help="Not supported (side inputs of the original's TF1-era models).")
+  p.add_bool("use_bfloat16", default=False,
+             help="Export a mixed-bfloat16 graph (recorded in the SavedModel).")
   p.add_argument("--output_format", default="saved_model",
                  help="comma list of: saved_model (always written), tflite, onnx")
   p.add_argument("--tflite_quantization", default="none",
@@ -45,6 +45,7 @@ def build_parser():
 
 def main(argv=None):
   args = build_parser().parse_args(argv)
+  cli.start(args)
   if args.use_side_inputs:
     raise ConfigError("--use_side_inputs: not supported by this package (got true; expected "
                       "false)")

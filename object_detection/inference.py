@@ -17,7 +17,6 @@ still written, and the exit status is then 1. --runtime=onnx or litert runs the 
 model.tflite that exporter_main_v2 --output_format=onnx,tflite wrote beside saved_model/.
 """
 
-import argparse
 import glob
 import io
 import json
@@ -29,6 +28,7 @@ from PIL import Image
 
 from object_detection.core.errors import ConfigError, DataError
 from object_detection.utils import cli
+from object_detection.utils import flags
 
 
 def _saved_model_path(exported_dir):
@@ -277,7 +277,7 @@ def expand_images(patterns):
 
 
 def build_parser():
-  p = argparse.ArgumentParser(prog="inference", description=__doc__.split("\n")[0])
+  p = flags.FlagParser(prog="inference", description=__doc__.split("\n")[0])
   p.add_argument("--exported_dir", required=True,
                  help="exporter output directory, a saved_model folder, or a model-zoo "
                       "directory of the original (pipeline.config + checkpoint/)")
@@ -293,6 +293,7 @@ def build_parser():
 
 def main(argv=None):
   args = build_parser().parse_args(argv)
+  cli.start(args)
   paths, missing = expand_images(args.images)
   results, overlays, skipped = infer_images(
       args.exported_dir, paths, args.output_dir, args.label_map_path, args.min_score_thresh,

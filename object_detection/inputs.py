@@ -44,7 +44,7 @@ def _per_replica_batch_size(batch_size, input_context, field_path):
 
 
 def train_input(train_config, train_input_config, model_config, model=None, input_context=None,
-                preprocess_fn=None, seed=None, deterministic=None):
+                preprocess_fn=None, seed=None, deterministic=None, start=0):
   """Training dataset of (features, labels), batched per replica with static shapes.
 
   Args:
@@ -54,8 +54,10 @@ def train_input(train_config, train_input_config, model_config, model=None, inpu
     model: a DetectionModel; its `preprocess` is applied per image. Or give `preprocess_fn`.
     input_context: optional tf.distribute.InputContext (per-worker files, per-replica batch).
     preprocess_fn: `fn(images [1,H,W,3] float32) -> (images [1,H',W',3], true_shapes [1,3])`.
-    seed: optional int for reproducible shuffles and augmentations.
+    seed: optional int for reproducible shuffles and augmentations; with it the features also
+      hold each example's input position (dataset_builder.build).
     deterministic: see dataset_builder.build.
+    start: with a seed, the input position to start at (a resumed run).
   Returns:
     tf.data.Dataset of (features, labels) (core/fields.py batched layout).
   """
@@ -72,7 +74,7 @@ def train_input(train_config, train_input_config, model_config, model=None, inpu
   batch_size = _per_replica_batch_size(settings.batch_size, input_context,
                                        "train_config.batch_size")
   return dataset_builder.build(train_input_config, batch_size, transform, input_context, seed,
-                               deterministic, field_path="train_input_reader")
+                               deterministic, field_path="train_input_reader", start=start)
 
 
 def eval_input(eval_config, eval_input_config, model_config, model=None, preprocess_fn=None,

@@ -6,6 +6,7 @@ optimizer, datasets, evaluators) and plain settings, which this module hands to
 field itself.
 """
 
+import dataclasses
 import logging
 import os
 
@@ -18,6 +19,8 @@ from object_detection.builders import optimizer_builder
 from object_detection.builders import train_builder
 from object_detection.config import loader
 from object_detection.core import precision
+from object_detection.data import record_guard
+from object_detection.eval import best_checkpoint
 from object_detection.eval import eval_loop
 from object_detection.eval import visualize
 from object_detection.training import checkpoints
@@ -37,8 +40,13 @@ def load_configs(pipeline_config_path, config_override=None, overrides=None):
 
 def run_training(pipeline_config_path, model_dir, config_override=None, overrides=None,
                  num_train_steps=None, checkpoint_every_n=1000, record_summaries=True,
-                 strategy=None, xla=False, progress=print, log_every_n=100):
-  """Trains from a pipeline config; writes model_dir/pipeline.config, checkpoints, summaries."""
+                 strategy=None, xla=False, progress=print, log_every_n=100, seed=None):
+  """Trains from a pipeline config; writes model_dir/pipeline.config, checkpoints, summaries.
+
+  `seed` fixes the run (initial weights, input order, augmentations, the model's random ops);
+  None: the seed of the run being resumed in model_dir, or a random one (printed at start).
+  Raises interrupts.TrainingInterrupted on Ctrl-C / SIGTERM after saving the current step.
+  """
   pipeline, configs = load_configs(pipeline_config_path, config_override, overrides)
   model_config, train_config = configs["model"], configs["train_config"]
   strategy = strategy or tf.distribute.get_strategy()
@@ -52,18 +60,20 @@ def run_training(pipeline_config_path, model_dir, config_override=None, override
     data_model["model"] = model
     return model
 
-  def dataset_fn(input_context):
+  def dataset_fn(input_context, seed, start):
     # The dataset only uses the model's `preprocess`, which has no variables.
     model = data_model.get("model") or model_builder.build(model_config, is_training=True)
     data_model["model"] = model
     return inputs.train_input(train_config, configs["train_input_config"], model_config,
-                              model=model, input_context=input_context)
+                              model=model, input_context=input_context, seed=seed,
+                              start=start)
 
   def optimizer_fn():
     return optimizer_builder.build(train_config.optimizer)
 
-  settings = train_builder.train_settings(train_config, num_train_steps, checkpoint_every_n,
-                                          record_summaries, xla, log_every_n)
+  settings = dataclasses.replace(
+      train_builder.train_settings(train_config, num_train_steps, checkpoint_every_n,
+                                   record_summaries, xla, log_every_n), seed=seed)
   return train_loop.train(model_fn, optimizer_fn, dataset_fn, model_dir, settings, strategy,
                           progress=progress)
 
@@ -75,8 +85,10 @@ class EvalRunner:
   then includes the DeepMAC mask loss on GT boxes); predictions run with training=False.
   """
 
-  def __init__(self, configs, sample_1_of_n_eval_examples=1, eval_on_train_data=False):
+  def __init__(self, configs, sample_1_of_n_eval_examples=1, eval_on_train_data=False,
+               keep_best=None):
     self.configs = configs
+    self.keep_best = keep_best  # a best_checkpoint.BestCheckpointKeeper, or None
     self.eval_config = configs["eval_config"]
     self.settings = eval_builder.eval_settings(self.eval_config, configs["train_config"])
     source = configs["train_input_config" if eval_on_train_data else "eval_input_config"]
@@ -97,7 +109,11 @@ class EvalRunner:
   def build(self):
     """Creates the model's variables (and EMA shadows) with one forward pass."""
     if not self._built:
-      features, _ = next(iter(self.dataset()))
+      try:
+        features, _ = next(iter(self.dataset()))
+      except tf.errors.OpError as e:
+        record_guard.raise_pending(e)
+        raise
       self.model.postprocess(self.model.predict(features["image"], features["true_image_shape"]),
                              features["true_image_shape"])
       if self.settings.use_moving_averages:
@@ -130,19 +146,27 @@ class EvalRunner:
     eval_loop.write_metrics(metrics, step, eval_dir, record_summaries)
     if record_summaries and pictures:
       eval_loop.write_images(pictures, step, eval_dir)
+    if self.keep_best is not None:  # the restored weights are still in the model
+      self.keep_best.update(step, metrics, lambda prefix: checkpoints.write_copy(
+          prefix, step, self.model, self.average))
     return metrics
 
 
 def run_evaluation(pipeline_config_path, model_dir, checkpoint_dir, config_override=None,
                    overrides=None, sample_1_of_n_eval_examples=1, eval_timeout=3600,
                    num_train_steps=None, once=False, record_summaries=True,
-                   eval_on_train_data=False):
+                   eval_on_train_data=False, keep_best_metric=None, keep_best_mode="auto"):
   """Evaluates checkpoints of `checkpoint_dir` (the latest once, or each new one until timeout).
 
-  Results go to `<model_dir>/eval` (TensorBoard + metrics.json). Returns [(step, metrics)].
+  Results go to `<model_dir>/eval` (TensorBoard + metrics.json). With `keep_best_metric` (a
+  metrics.json key) the best checkpoint by that metric is copied to `<model_dir>/best`
+  (eval/best_checkpoint.py; `keep_best_mode` max, min or auto). Returns [(step, metrics)].
   """
   _, configs = load_configs(pipeline_config_path, config_override, overrides)
-  runner = EvalRunner(configs, sample_1_of_n_eval_examples, eval_on_train_data)
+  keep_best = (best_checkpoint.BestCheckpointKeeper(os.path.join(model_dir, "best"),
+                                                    keep_best_metric, keep_best_mode)
+               if keep_best_metric else None)
+  runner = EvalRunner(configs, sample_1_of_n_eval_examples, eval_on_train_data, keep_best)
   eval_dir = os.path.join(model_dir, "eval_train" if eval_on_train_data else "eval")
   steps = train_builder.train_settings(configs["train_config"], num_train_steps).num_steps
   resolved = checkpoints.checkpoint_dir(checkpoint_dir)

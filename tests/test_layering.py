@@ -15,9 +15,6 @@ PACKAGE = "object_detection"
 
 PB2_ALLOWED_DIRS = ("builders", "config", "protos")
 PB2_ALLOWED_FILES = ("utils/config_util.py",)
-# TEMPORARY, owned by the Faster/Mask R-CNN refactor (its own branch): files of that refactor
-# that still break rule 1. Remove each entry as the refactor lands; never add another file.
-PB2_PENDING_RCNN_REFACTOR = ()
 
 
 def _modules():
@@ -153,20 +150,10 @@ def test_only_builders_and_config_import_protos():
       continue
     pb2 = sorted({i for i in _imported_names(name, path)
                   if any(part.endswith("_pb2") for part in i.split("."))})
-    if pb2 and relative not in PB2_PENDING_RCNN_REFACTOR:
+    if pb2:
       offenders.append(f"{relative}: {', '.join(pb2)}")
   assert not offenders, ("modules outside builders/, config/, protos/ and utils/config_util.py "
                          "import generated protos:\n  " + "\n  ".join(offenders))
-
-
-def test_pending_rcnn_entries_still_needed():
-  """The temporary allow-list shrinks: an entry whose file is clean (or gone) must be removed."""
-  for relative in PB2_PENDING_RCNN_REFACTOR:
-    path = ROOT / relative
-    assert relative.startswith(("meta_architectures/faster_rcnn/",
-                                "builders/faster_rcnn_builder.py")), relative
-    name = _resolve(f"{PACKAGE}." + relative[:-3].replace("/", "."))
-    assert path.exists() and any("_pb2" in i for i in _imported_names(name, path)), relative
 
 
 def test_no_import_cycle_between_files():

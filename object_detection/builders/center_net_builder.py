@@ -21,6 +21,8 @@ from object_detection.meta_architectures.center_net import meta_arch
 from object_detection.meta_architectures.center_net import object_center_task
 from object_detection.meta_architectures.deepmac import meta_arch as deepmac_meta_arch
 from object_detection.models import center_net_extractors
+from object_detection.models import center_net_mobilenet_v2  # (also registers its extractors)
+from object_detection.models import center_net_resnet_v2  # noqa: F401  (registers extractors)
 
 FIELD = "model.center_net"
 
@@ -53,6 +55,13 @@ def _check_feature_extractor(center_net_config, problems, path):
   if any(s <= 0 for s in extractor.channel_stds):
     problems.add(f"{field}.channel_stds", "must be positive (got "
                  f"{list(extractor.channel_stds)}; expected values > 0)")
+  if extractor.depth_multiplier <= 0:
+    problems.add(f"{field}.depth_multiplier", "must be positive (got "
+                 f"{_g(extractor.depth_multiplier)}; expected a width multiplier > 0, e.g. 1.0)")
+  if extractor.upsampling_interpolation not in center_net_mobilenet_v2.INTERPOLATIONS:
+    problems.add(f"{field}.upsampling_interpolation", "unknown interpolation (got "
+                 f"{extractor.upsampling_interpolation!r}; expected one of: "
+                 f"{', '.join(center_net_mobilenet_v2.INTERPOLATIONS)})")
 
 
 def build_feature_extractor(center_net_config, is_training, path=FIELD):

@@ -88,7 +88,14 @@ def build_evaluators(eval_config, categories_list, mask_supervised_class_ids=Non
         f"allowed_masked_classes_ids: ids not in the label map (got {bad}; expected 1-based ids "
         f"among {sorted(int(c['id']) for c in categories_list)})")
   sets = list(eval_config.metrics_set) or ["coco_detection_metrics"]
-  return [EVAL_METRICS.get(name, field_path=f"{path}.metrics_set")(
-      categories_list, include_metrics_per_category=eval_config.include_metrics_per_category,
-      super_categories=super_categories, mask_supervised_class_ids=mask_supervised_class_ids)
-          for name in sets]
+  evaluators = []
+  for index, name in enumerate(sets):
+    field = f"{path}.metrics_set[{index}]" if eval_config.metrics_set else f"{path}.metrics_set"
+    factory = EVAL_METRICS.get(name, field_path=field)
+    try:
+      evaluators.append(factory(
+          categories_list, include_metrics_per_category=eval_config.include_metrics_per_category,
+          super_categories=super_categories, mask_supervised_class_ids=mask_supervised_class_ids))
+    except ConfigError as e:  # e.g. lvis_mask_metrics without the lvis package
+      raise ConfigError(f"{field}: {e}") from e
+  return evaluators

@@ -1,214 +1,31 @@
-"""Builds Keras layer arguments from a Hyperparams message (the original's KerasLayerHyperparams).
-
-`build(message)` returns a frozen `LayerHyperparams`; heads then ask it for layers:
+"""Hyperparams message -> LayerHyperparams (core/layer_hyperparams.py), the adapter between
+`hyperparams.proto` and the layers; nothing else reads the message.
 
   hp = hyperparams_builder.build(config.conv_hyperparams, field_path="...conv_hyperparams")
-  conv = keras.layers.Conv2D(256, 3, padding="same", **hp.conv_kwargs())
-  norm = hp.build_normalization()        # None when the config has no batch norm
-  act = hp.build_activation()
-  # or all three at once: hp.conv_block(256, 3)
+  conv = keras.layers.Conv2D(256, 3, padding="same", **hp.layer_kwargs())
 
-Semantics kept from the original:
+Translation kept from the original:
 - l2_regularizer.weight w -> keras.regularizers.L2(0.5 * w) (the slim L2 convention,
   w * sum(x^2) / 2); l1 -> L1(w).
 - variance_scaling_initializer -> keras VarianceScaling(scale=factor, mode=fan_in/fan_out/fan_avg,
   distribution "uniform" or "truncated_normal").
-- Layers have no bias when batch norm with center=true follows them, unless force_use_bias.
-- batch_norm.decay is the Keras momentum. `train: false` freezes the batch-norm layer, as the
-  original's slim path does (its Keras path ignored `train`; no reference config sets it).
-Every layer gets a fresh initializer instance: Keras 3 initializers with a fixed seed return the
-same values on every call, so one shared instance would give identical kernels.
+- batch_norm.decay is the Keras momentum; sync_batch_norm gives a synchronized batch norm.
+  `train: false` freezes the batch-norm layer, as the original's slim path does (its Keras path
+  ignored `train`; no reference config sets it).
+- `op` (CONV / FC) and `regularize_depthwise` are not kept: the Keras layers that read a message
+  already know their kind, and no head here has depthwise convolutions.
 """
-
-import dataclasses
-from typing import Optional
 
 import keras
 
 from object_detection.core.errors import ConfigError
+from object_detection.core.layer_hyperparams import BatchNormParams
+from object_detection.core.layer_hyperparams import InitializerSpec
+from object_detection.core.layer_hyperparams import LayerHyperparams
+from object_detection.core.layer_hyperparams import RegularizerSpec
 
 _HYPERPARAMS = "object_detection.protos.Hyperparams"
-
-
-@dataclasses.dataclass(frozen=True)
-class BatchNormParams:
-  """Batch-norm settings. momentum: moving = momentum * moving + (1 - momentum) * batch."""
-  momentum: float = 0.999
-  epsilon: float = 0.001
-  center: bool = True
-  scale: bool = False
-  train: bool = True
-  synchronized: bool = False
-
-
-@dataclasses.dataclass(frozen=True)
-class InitializerSpec:
-  """A Keras initializer described by class name and config (instantiated fresh on each use)."""
-  name: str
-  config: tuple = ()
-
-  def build(self):
-    """A new keras initializer instance."""
-    if not self.config:
-      return keras.initializers.get(self.name)
-    return getattr(keras.initializers, self.name)(**dict(self.config))
-
-  def keras_config(self):
-    """What `keras.initializers.get` accepts: the name, or {"class_name", "config"}."""
-    if not self.config:
-      return self.name
-    return {"class_name": self.name, "config": dict(self.config)}
-
-
-@dataclasses.dataclass(frozen=True)
-class RegularizerSpec:
-  """kind: "l1" or "l2"; factor: the Keras factor (already 0.5 * weight for l2)."""
-  kind: str
-  factor: float
-
-  def build(self):
-    """A new keras regularizer instance."""
-    return keras.regularizers.L1(self.factor) if self.kind == "l1" else keras.regularizers.L2(
-        self.factor)
-
-  def keras_config(self):
-    """What `keras.regularizers.get` accepts: {"class_name", "config"}."""
-    if self.kind == "l1":
-      return {"class_name": "L1", "config": {"l1": self.factor}}
-    return {"class_name": "L2", "config": {"l2": self.factor}}
-
-
 _ACTIVATIONS = {0: None, 1: "relu", 2: "relu6", 3: "swish"}
-
-
-@dataclasses.dataclass(frozen=True)
-class LayerHyperparams:
-  """What a Hyperparams message says about the conv / dense layers it applies to.
-
-  op: "conv" or "fc".
-  initializer: InitializerSpec of the kernels.
-  regularizer: RegularizerSpec of the kernels, or None.
-  activation: "relu", "relu6", "swish" or None.
-  batch_norm: BatchNormParams or None (no normalisation).
-  regularize_depthwise: also regularize depthwise kernels of separable convolutions.
-  force_use_bias: keep the bias even when batch norm follows.
-  """
-  initializer: InitializerSpec
-  regularizer: Optional[RegularizerSpec] = None
-  activation: Optional[str] = "relu"
-  batch_norm: Optional[BatchNormParams] = None
-  op: str = "conv"
-  regularize_depthwise: bool = False
-  force_use_bias: bool = False
-
-  @property
-  def use_batch_norm(self):
-    return self.batch_norm is not None
-
-  @property
-  def use_bias(self):
-    """False when a centred batch norm follows the layer (it has its own offset)."""
-    return self.force_use_bias or not (self.batch_norm is not None and self.batch_norm.center)
-
-  def layer_kwargs(self, include_activation=False, **overrides):
-    """kwargs for keras Conv2D / Dense / Conv2DTranspose (fresh initializer each call).
-
-    Args:
-      include_activation: put the activation in the layer (else "activation": None and the caller
-        adds build_activation() after the normalisation).
-      **overrides: replace any of the returned entries.
-    Returns:
-      dict with kernel_initializer, kernel_regularizer, use_bias and activation.
-    """
-    kwargs = {
-        "kernel_initializer": self.initializer.build(),
-        "kernel_regularizer": self.regularizer.build() if self.regularizer else None,
-        "use_bias": self.use_bias,
-        "activation": self.activation if include_activation else None,
-    }
-    kwargs.update(overrides)
-    return kwargs
-
-  conv_kwargs = layer_kwargs
-  dense_kwargs = layer_kwargs
-
-  def batch_norm_kwargs(self):
-    """kwargs of keras.layers.BatchNormalization, or None without batch norm.
-
-    (`train: false` is not a constructor argument: set `layer.trainable = False`, as
-    build_normalization does.)
-    """
-    if self.batch_norm is None:
-      return None
-    bn = self.batch_norm
-    return dict(momentum=bn.momentum, epsilon=bn.epsilon, center=bn.center, scale=bn.scale,
-                synchronized=bn.synchronized)
-
-  def build_normalization(self, name=None, **overrides):
-    """keras BatchNormalization (synchronized for sync_batch_norm), or None without batch norm.
-
-    `train: false` gives a frozen layer (trainable=False: inference statistics, no updates).
-    """
-    if self.batch_norm is None:
-      return None
-    kwargs = self.batch_norm_kwargs()
-    kwargs.update(name=name, **overrides)
-    layer = keras.layers.BatchNormalization(**kwargs)
-    if not self.batch_norm.train:
-      layer.trainable = False
-    return layer
-
-  def build_activation(self, name=None):
-    """keras layer applying the activation (Identity for NONE)."""
-    if self.activation is None:
-      return keras.layers.Identity(name=name)
-    return keras.layers.Activation(self.activation, name=name)
-
-  def conv_block(self, filters, kernel_size, name=None, **conv_overrides):
-    """ConvNormAct: Conv2D (padding "same") -> batch norm (if configured) -> activation."""
-    return ConvNormAct(self, filters, kernel_size, name=name, **conv_overrides)
-
-  def dense_block(self, units, name=None, **dense_overrides):
-    """DenseNormAct: Dense -> batch norm (if configured) -> activation."""
-    return DenseNormAct(self, units, name=name, **dense_overrides)
-
-
-class ConvNormAct(keras.layers.Layer):
-  """Conv2D + optional batch norm + activation, configured by a LayerHyperparams.
-
-  call(inputs [B, H, W, C] float32, training) -> [B, H', W', filters] float32.
-  """
-
-  def __init__(self, hyperparams, filters, kernel_size, name=None, **conv_overrides):
-    super().__init__(name=name)
-    conv_overrides.setdefault("padding", "same")
-    self.conv = keras.layers.Conv2D(filters, kernel_size, name="conv",
-                                    **hyperparams.conv_kwargs(**conv_overrides))
-    self.norm = hyperparams.build_normalization(name="batchnorm")
-    self.act = hyperparams.build_activation(name="activation")
-
-  def call(self, inputs, training=False):
-    x = self.conv(inputs)
-    if self.norm is not None:
-      x = self.norm(x, training=training)
-    return self.act(x)
-
-
-class DenseNormAct(keras.layers.Layer):
-  """Dense + optional batch norm + activation. call(inputs [..., C], training) -> [..., units]."""
-
-  def __init__(self, hyperparams, units, name=None, **dense_overrides):
-    super().__init__(name=name)
-    self.dense = keras.layers.Dense(units, name="dense",
-                                    **hyperparams.dense_kwargs(**dense_overrides))
-    self.norm = hyperparams.build_normalization(name="batchnorm")
-    self.act = hyperparams.build_activation(name="activation")
-
-  def call(self, inputs, training=False):
-    x = self.dense(inputs)
-    if self.norm is not None:
-      x = self.norm(x, training=training)
-    return self.act(x)
 
 
 def _build_initializer(message, field_path):
@@ -256,12 +73,14 @@ def _build_batch_norm(message, synchronized):
                          scale=message.scale, train=message.train, synchronized=synchronized)
 
 
-def build(message, field_path="hyperparams"):
+def build(message, field_path="hyperparams", default=None):
   """Hyperparams message -> LayerHyperparams.
 
   Args:
     message: object_detection.protos.Hyperparams.
     field_path: where the message sits in the config, for errors.
+    default: LayerHyperparams returned when the message is unset (no field set); None reads
+      even an unset message (which then fails for want of an initializer).
   Returns:
     LayerHyperparams.
   Raises:
@@ -271,6 +90,8 @@ def build(message, field_path="hyperparams"):
   got = getattr(getattr(message, "DESCRIPTOR", None), "full_name", type(message).__name__)
   if got != _HYPERPARAMS:
     raise ConfigError(f"{field_path}: wrong message type (got {got}; expected {_HYPERPARAMS})")
+  if default is not None and not message.ByteSize():
+    return default
   normalizer = message.WhichOneof("normalizer_oneof")
   batch_norm = None
   if normalizer == "batch_norm":
@@ -288,6 +109,4 @@ def build(message, field_path="hyperparams"):
       regularizer=_build_regularizer(message.regularizer),
       activation=_ACTIVATIONS[message.activation],
       batch_norm=batch_norm,
-      op="fc" if message.op == 2 else "conv",
-      regularize_depthwise=message.regularize_depthwise,
       force_use_bias=message.force_use_bias)

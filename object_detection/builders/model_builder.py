@@ -6,37 +6,13 @@ Dispatches on the `DetectionModel` oneof to the meta-architecture adapters regis
 the same registry, so a config is checked by exactly the code that builds it.
 """
 
-import types
-
 from object_detection.builders import center_net_builder
 from object_detection.builders import faster_rcnn_builder
-from object_detection.builders import image_resizer_builder
 from object_detection.core import registries
 from object_detection.core.errors import ConfigError
 
-
-def _check_faster_rcnn(faster_rcnn, problems, path="model.faster_rcnn"):
-  # Load-time checks of the Faster R-CNN message until faster_rcnn_builder has its own `check`
-  # (owned by the R-CNN refactor); its build raises the rest.
-  problems.positive(faster_rcnn, "num_classes", path)
-  if faster_rcnn.HasField("feature_extractor"):
-    problems.registered(registries.FASTER_RCNN_FEATURE_EXTRACTORS,
-                        faster_rcnn.feature_extractor.type, f"{path}.feature_extractor.type")
-  image_resizer_builder.translate(faster_rcnn.image_resizer, problems, f"{path}.image_resizer")
-
-
-def _build_faster_rcnn(faster_rcnn, is_training):
-  model = faster_rcnn_builder.build(faster_rcnn, is_training)
-  # Until faster_rcnn_builder passes DetectionModel's mask_supervised_class_ids argument itself
-  # (owned by the R-CNN refactor).
-  ids = tuple(faster_rcnn.allowed_masked_classes_ids)
-  model._mask_supervised_class_ids = ids  # pylint: disable=protected-access
-  return model
-
-
 registries.META_ARCHITECTURES.register("center_net")(center_net_builder)
-registries.META_ARCHITECTURES.register("faster_rcnn")(
-    types.SimpleNamespace(check=_check_faster_rcnn, build=_build_faster_rcnn))
+registries.META_ARCHITECTURES.register("faster_rcnn")(faster_rcnn_builder)
 
 
 def _adapter(model_config):

@@ -68,6 +68,41 @@ def _exports_averages(pipeline):
           and pipeline.train_config.optimizer.use_moving_average)
 
 
+def _faster_rcnn(pipeline):
+  return pipeline.model.faster_rcnn if pipeline.model.WhichOneof("model") == "faster_rcnn" \
+      else None
+
+
+def _mask_head_batch_norm_on_sampled_rois(pipeline):
+  """The default Mask R-CNN head with trained batch norm, trained on sampled proposals."""
+  rcnn = _faster_rcnn(pipeline)
+  if rcnn is None or rcnn.number_of_stages < 2 or rcnn.use_gt_boxes_for_masks:
+    return False
+  predictor = rcnn.second_stage_box_predictor
+  if predictor.WhichOneof("box_predictor_oneof") != "mask_rcnn_box_predictor":
+    return False
+  box = predictor.mask_rcnn_box_predictor
+  norm = box.conv_hyperparams.WhichOneof("normalizer_oneof")
+  return (box.predict_instance_masks and box.mask_head_network_type == "default" and
+          norm in ("batch_norm", "sync_batch_norm") and
+          getattr(box.conv_hyperparams, norm).train)
+
+
+def _rcnn_proposals(pipeline):
+  return _faster_rcnn(pipeline) is not None
+
+
+def _separable_fpn_by_name_only(pipeline):
+  center_net = _center_net(pipeline)
+  return (center_net is not None
+          and center_net.feature_extractor.type == "mobilenet_v2_fpn_sep_conv"
+          and not center_net.feature_extractor.HasField("use_separable_conv"))
+
+
+def _deepmac_use_depthwise(pipeline):
+  return _deepmac(pipeline) is not None and pipeline.model.center_net.use_depthwise
+
+
 DEVIATIONS = (
     Deviation(
         "D1", _padding_peaks,
@@ -102,6 +137,29 @@ DEVIATIONS = (
         "are the mask logits upsampled x stride to (height, width) and cropped at the box here; "
         "the original upsamples them to (number of instances x stride, width x stride), taking "
         "the instance count for the height, so its output masks differ (training is the same)"),
+    Deviation(
+        "D7", _mask_head_batch_norm_on_sampled_rois,
+        "model.faster_rcnn.second_stage_box_predictor.mask_rcnn_box_predictor.conv_hyperparams: "
+        "the mask head's batch norm is trained on the positive sampled RoIs only "
+        "(floor(second_stage_batch_size * second_stage_balance_fraction) per image) here, on "
+        "every sampled RoI in the original, so its batch statistics differ"),
+    Deviation(
+        "D8", _rcnn_proposals,
+        "model.faster_rcnn: only the 6000 best-scoring RPN boxes per image enter the "
+        "first-stage NMS here, every anchor in the original, so proposals differ when the NMS "
+        "would have had to reach past them to fill first_stage_max_proposals"),
+    Deviation(
+        "D9", _separable_fpn_by_name_only,
+        "model.center_net.feature_extractor.type: mobilenet_v2_fpn_sep_conv builds separable "
+        "FPN convolutions here (as its name and the zoo's checkpoint); the original 2.8 builds "
+        "plain ones unless use_separable_conv is set. Set "
+        "model.center_net.feature_extractor.use_separable_conv: true to say so and silence this "
+        "warning"),
+    Deviation(
+        "D10", _deepmac_use_depthwise,
+        "model.center_net.use_depthwise: the object center and box heads of this DeepMAC model "
+        "are separable here; the original's DeepMAC builder ignores use_depthwise (plain "
+        "convolutions), so its checkpoints do not fit this model"),
 )
 
 

@@ -15,6 +15,7 @@ from object_detection.config import deviations
 from object_detection.config import normalize as normalize_lib
 from object_detection.config import overrides as overrides_lib
 from object_detection.config import validation
+from object_detection.config import value_checks
 from object_detection.config.text_parse import parse_text, to_text
 from object_detection.core.errors import ConfigError
 from object_detection.protos import pipeline_pb2
@@ -64,6 +65,7 @@ def finalize(pipeline, validate=True, check_registries=True, source=None):
   differences from the original that affect it (config/deviations.py); returns it."""
   normalize_lib.normalize(pipeline)
   if validate:
+    value_checks.validate(pipeline, source=source)  # non-finite / out-of-range numbers first
     validation.validate(pipeline, check_registries=check_registries, source=source)
     deviations.warn_about(pipeline, source)
   return pipeline

@@ -47,6 +47,19 @@ def _field(message, name, path):
   return fields[name]
 
 
+_F = descriptor.FieldDescriptor
+_INT32_TYPES = (_F.TYPE_INT32, _F.TYPE_SINT32, _F.TYPE_SFIXED32, _F.TYPE_UINT32, _F.TYPE_FIXED32)
+_UNSIGNED_TYPES = (_F.TYPE_UINT32, _F.TYPE_UINT64, _F.TYPE_FIXED32, _F.TYPE_FIXED64)
+
+
+def _int_range(kind):
+  """(low, high) of a protobuf integer type."""
+  bits = 32 if kind in _INT32_TYPES else 64
+  if kind in _UNSIGNED_TYPES:
+    return 0, (1 << bits) - 1
+  return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
 def convert_scalar(field, text, path):
   """Converts override text to the Python value of a scalar (or enum) field."""
   text = text.strip()
@@ -58,6 +71,10 @@ def convert_scalar(field, text, path):
                   descriptor.FieldDescriptor.TYPE_FIXED32,
                   descriptor.FieldDescriptor.TYPE_FIXED64) and value < 0:
         raise ValueError("negative")
+      low, high = _int_range(kind)
+      if not low <= value <= high:
+        raise ConfigError(f"{path}: out of range (got {text}; expected an integer in "
+                          f"[{low}, {high}])")
       return value
     if kind in _FLOAT_TYPES:
       return float(text)

@@ -1,7 +1,8 @@
 """Faster R-CNN and Mask R-CNN: our checkpoint keys -> the original's (its Keras 2 object graph).
 
-Table-driven so that a change of our module layout (the proposal generator / RoI heads split)
-only re-points the left column of OUR_PARTS. The original's FasterRCNNMetaArch holds:
+Table-driven: OUR_PARTS says where each part lives in our model (feature_extractor,
+proposal_generator/rpn_head, roi_heads/box_head, roi_heads/mask_head); a change of our module
+layout only re-points it. The original's FasterRCNNMetaArch holds:
 
   _feature_extractor_for_proposal_features       Keras functional model up to the RPN features
                                                  (ResNet: conv1..conv4; IRv2: to block17)
@@ -32,16 +33,17 @@ _MASKS = f"{_BOX_PREDICTOR}/_third_stage_heads/mask_predictions/_mask_predictor_
 OUR_PARTS = {
     "first_stage": "model/feature_extractor/first_stage",
     "second_stage": "model/feature_extractor/second_stage",
-    "rpn": "model/rpn_head",
-    "box_head": "model/box_head",
-    "mask_head": "model/mask_head",
+    "rpn": "model/proposal_generator/rpn_head",
+    "box_head": "model/roi_heads/box_head",
+    "mask_head": "model/roi_heads/mask_head",
 }
 
 
 def handles(model):
-  """True for our Faster / Mask R-CNN models (they hold rpn_head and box_head)."""
-  return hasattr(model, "rpn_head") and hasattr(model, "box_head") and \
-      hasattr(model, "feature_extractor")
+  """True for our Faster / Mask R-CNN models (a feature extractor, a proposal generator and
+  RoI heads, None for an RPN-only model)."""
+  return (hasattr(model, "proposal_generator") and hasattr(model, "roi_heads") and
+          hasattr(model, "feature_extractor"))
 
 
 def _extractor_rules(extractor):
@@ -71,6 +73,8 @@ def _rpn_rules(rpn):
 
 
 def _box_head_rules(box_head):
+  if box_head is None:
+    return []
   prefix = re.escape(OUR_PARTS["box_head"])
   index = 1 + (box_head.dropout is not None)
   return [nm.Rule(rf"{prefix}/box_dense/(.*)",
@@ -87,17 +91,21 @@ def _mask_head_rules(mask_head):
     return []
   prefix = re.escape(OUR_PARTS["mask_head"])
   last = 3 * len(mask_head.convs)
-  return [nm.Rule(rf"{prefix}/convs/(\d+)/(.*)",
+  # convs[i] is a ConvNormAct: its conv, then its batch norm (when configured).
+  return [nm.Rule(rf"{prefix}/convs/(\d+)/conv/(.*)",
                   lambda m: f"{_MASKS}/{3 * int(m.group(1))}/{m.group(2)}"),
-          nm.Rule(rf"{prefix}/norms/(\d+)/(.*)",
+          nm.Rule(rf"{prefix}/convs/(\d+)/norm/(.*)",
                   lambda m: f"{_MASKS}/{3 * int(m.group(1)) + 1}/{m.group(2)}"),
           nm.Rule(rf"{prefix}/last/(.*)", rf"{_MASKS}/{last}/\1")]
 
 
 def name_map(model):
   """NameMap for a built Faster / Mask R-CNN model of this package."""
-  mask_head = getattr(model, "mask_head", None)
+  heads = model.roi_heads
+  box_head = heads.box_head if heads is not None else None
+  mask_head = heads.mask_head if heads is not None else None
   family = "Mask R-CNN" if mask_head is not None else "Faster R-CNN"
-  rules = (_extractor_rules(model.feature_extractor) + _rpn_rules(model.rpn_head) +
-           _box_head_rules(model.box_head) + _mask_head_rules(mask_head))
+  rules = (_extractor_rules(model.feature_extractor) +
+           _rpn_rules(model.proposal_generator.rpn_head) + _box_head_rules(box_head) +
+           _mask_head_rules(mask_head))
   return nm.NameMap(family, rules)

@@ -47,6 +47,8 @@ LEARNING_RATES = Registry("learning rate", "fn(learning_rate_message) -> schedul
 _IMPLEMENTATIONS = (
     "object_detection.builders.model_builder",
     "object_detection.models.center_net_extractors",
+    "object_detection.models.center_net_mobilenet_v2",
+    "object_detection.models.center_net_resnet_v2",
     "object_detection.meta_architectures.deepmac.mask_networks",
     "object_detection.models.faster_rcnn_extractors",
     "object_detection.meta_architectures.faster_rcnn.mask_heads",

@@ -21,6 +21,7 @@ original_image_spatial_shape [2] int32, source_id / filename / key [] string.
 """
 
 import os
+import re
 
 import tensorflow as tf
 
@@ -91,6 +92,7 @@ class TfExampleDecoder:
       self._name_table = _table(names)
       self._display_table = _table(display_names)
     self._features = self._feature_spec()
+    self._graph_decode = None  # built by diagnose() when first needed
 
   def _feature_spec(self):
     var_float = tf.io.VarLenFeature(tf.float32)
@@ -124,6 +126,10 @@ class TfExampleDecoder:
   def decode(self, serialized):
     """Decodes one serialized example.
 
+    Every per-box list must have one value per box (optional ones may also be empty) and every
+    mask the image's size; a record that breaks this raises `InvalidArgumentError` naming the
+    key (the input pipeline skips and reports it, see data/record_guard.py).
+
     Args:
       serialized: [] string, a serialized `tf.train.Example`.
     Returns:
@@ -135,9 +141,10 @@ class TfExampleDecoder:
     image = tf.io.decode_image(dense["image/encoded"], channels=3, expand_animations=False)
     image.set_shape([None, None, 3])
     image_hw = tf.shape(image)[:2]
-    boxes = tf.stack([dense["image/object/bbox/ymin"], dense["image/object/bbox/xmin"],
-                      dense["image/object/bbox/ymax"], dense["image/object/bbox/xmax"]], axis=1)
-    num_boxes = tf.shape(boxes)[0]
+    num_boxes = tf.size(dense["image/object/bbox/ymin"])
+    with tf.control_dependencies([self._check_counts(dense, num_boxes, image_hw)]):
+      boxes = tf.stack([dense["image/object/bbox/ymin"], dense["image/object/bbox/xmin"],
+                        dense["image/object/bbox/ymax"], dense["image/object/bbox/xmax"]], axis=1)
     out = {
         F.image: image,
         F.original_image_spatial_shape: tf.cast(image_hw, tf.int32),
@@ -166,13 +173,55 @@ class TfExampleDecoder:
           dense["image/object/mask/weight"], tf.ones([tf.shape(masks)[0]]))
     return out
 
+  def _check_counts(self, dense, num_boxes, image_hw):
+    """One assertion that every per-box list has a value per box (optional lists: or none).
+
+    The message, built only when the check fails, names the first offending key.
+    """
+    # (key named in the message, number of values, number expected, required)
+    rules = [(key, tf.size(dense[key]), num_boxes, True)
+             for key in ("image/object/bbox/xmin", "image/object/bbox/ymax",
+                         "image/object/bbox/xmax")]
+    rules += [(key, tf.size(dense[key]), num_boxes, False)
+              for key in ("image/object/weight", "image/object/is_crowd", "image/object/area",
+                          "image/object/difficult", "image/object/group_of")]
+    label_size = tf.size(dense["image/object/class/label"])
+    if self._has_label_map:  # class/text through the label map, else class/label
+      text_size = tf.size(dense["image/object/class/text"])
+      rules.append(("image/object/class/text (or class/label)",
+                    tf.where(text_size > 0, text_size, label_size), num_boxes, True))
+    else:
+      rules.append(("image/object/class/label (records with only class/text need "
+                    "input_reader.label_map_path)", label_size, num_boxes, True))
+    if self._load_masks:
+      if self._mask_type == PNG_MASKS:
+        rules.append(("image/object/mask", tf.size(dense["image/object/mask"]), num_boxes, True))
+      else:
+        rules.append(("image/object/mask (numerical: boxes x height x width values)",
+                      tf.size(dense["image/object/mask"]),
+                      num_boxes * image_hw[0] * image_hw[1], True))
+      rules.append(("image/object/mask/weight", tf.size(dense["image/object/mask/weight"]),
+                    num_boxes, False))
+    names = tf.constant([r[0] for r in rules])
+    sizes = tf.stack([r[1] for r in rules])
+    expected = tf.stack([r[2] for r in rules])
+    required = tf.constant([r[3] for r in rules])
+    ok = tf.logical_or(tf.equal(sizes, expected), tf.logical_and(~required, tf.equal(sizes, 0)))
+    all_ok = tf.reduce_all(ok)
+
+    def message():
+      i = tf.argmin(tf.cast(ok, tf.int32))
+      allowed = tf.strings.as_string(expected[i])
+      allowed = tf.where(required[i], allowed, tf.strings.join(["0 or ", allowed]))
+      return tf.strings.join([names[i], ": ", tf.strings.as_string(sizes[i]), " values for ",
+                              tf.strings.as_string(num_boxes), " boxes (expected ", allowed, ")"])
+
+    return tf.debugging.Assert(all_ok, [tf.cond(all_ok, lambda: tf.constant(""), message)])
+
   def _classes(self, dense, num_boxes):
+    del num_boxes  # checked in _check_counts
     labels = tf.cast(dense["image/object/class/label"], tf.int32)
     if not self._has_label_map:
-      tf.debugging.assert_equal(
-          tf.shape(labels)[0], num_boxes,
-          message="TfExampleDecoder: image/object/class/label must have one id per box; records "
-                  "with only image/object/class/text need input_reader.label_map_path")
       return labels
     text = dense["image/object/class/text"]
     ids = tf.fill(tf.shape(text), tf.constant(-1, tf.int64))
@@ -181,6 +230,65 @@ class TfExampleDecoder:
         ids = tf.maximum(ids, table.lookup(text))
     # BackupHandler: the text lookup when the record has class/text, else class/label.
     return tf.cond(tf.size(text) > 0, lambda: tf.cast(ids, tf.int32), lambda: labels)
+
+  def diagnose(self, serialized):
+    """Why `decode` fails on this record, as one line; None when it decodes. Eager, slow: for
+    the few records the input pipeline skips.
+
+    Args:
+      serialized: bytes of one record.
+    """
+    try:
+      tf.train.Example.FromString(bytes(serialized))
+    except Exception as e:  # pylint: disable=broad-except (protobuf's DecodeError and others)
+      return f"not a tf.train.Example ({type(e).__name__}: {clean_tf_message(str(e)) or 'no detail'})"
+    errors = (tf.errors.OpError, ValueError)
+    try:
+      parsed = tf.io.parse_single_example(serialized, self._features)
+    except errors as e:
+      return _error_text(e)
+    try:
+      tf.io.decode_image(parsed["image/encoded"], channels=3, expand_animations=False)
+    except errors as e:
+      return "image/encoded: " + _error_text(e)
+    if self._load_masks and self._mask_type == PNG_MASKS:
+      for i, encoded in enumerate(tf.sparse.to_dense(parsed["image/object/mask"]).numpy()):
+        try:
+          tf.io.decode_image(encoded, channels=1, expand_animations=False)
+        except errors as e:
+          return f"image/object/mask[{i}]: " + _error_text(e)
+    if self._graph_decode is None:  # graph mode: eager map_fn failures log TensorArray noise
+      self._graph_decode = tf.function(self.decode, input_signature=[
+          tf.TensorSpec([], tf.string)])
+    try:
+      self._graph_decode(tf.constant(serialized, tf.string))
+    except errors as e:
+      return _error_text(e)
+    return None
+
+
+def _error_text(error):
+  return clean_tf_message(getattr(error, "message", None) or str(error))
+
+
+def clean_tf_message(text, limit=300):
+  """One readable line from a TF error message (no function-node prefix, op suffix, brackets)."""
+  lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+  if lines and lines[0].startswith(("in user code", "Graph execution error")):
+    # Autograph / tf.function: a traceback, then the error on the last line(s).
+    lines = [re.sub(r"^\w+Error: ", "", line) for line in lines
+             if not line.startswith(("File ", "Detected at node", "[[{{node"))][-1:]
+  text = lines[0] if lines else ""
+  text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text)
+  text = re.sub(r"\s*\[Op:[^\]]*\].*$", "", text)
+  text = re.sub(r"\s*\[\[\{\{node .*$", "", text)
+  summarized = re.search(r"Summarized data: b(['\"])(.*)\1", text)
+  if summarized:  # eager tf.debugging.Assert
+    text = summarized.group(2)
+  elif text.startswith("assertion failed: "):  # graph tf.debugging.Assert
+    text = " ".join(re.findall(r"\[([^\[\]]*)\]", text[len("assertion failed: "):])) or text
+  text = text.strip()
+  return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _or_default(values, default):
@@ -205,7 +313,13 @@ def decode_png_masks(png_masks, image_hw):
   def decode_all():
     def one(encoded):
       mask = tf.io.decode_image(encoded, channels=1, expand_animations=False)[:, :, 0]
-      return tf.cast(mask > 0, tf.uint8)
+      same_size = tf.reduce_all(tf.equal(tf.shape(mask), image_hw))
+      check = tf.debugging.Assert(same_size, [tf.cond(
+          same_size, lambda: tf.constant(""), lambda: tf.strings.format(
+              "image/object/mask: a mask is {}x{}, the image {}x{} (expected the image size)",
+              (tf.shape(mask)[0], tf.shape(mask)[1], image_hw[0], image_hw[1])))])
+      with tf.control_dependencies([check]):
+        return tf.cast(mask > 0, tf.uint8)
     return tf.map_fn(one, png_masks, fn_output_signature=tf.TensorSpec([None, None], tf.uint8))
 
   masks = tf.cond(tf.size(png_masks) > 0, decode_all,

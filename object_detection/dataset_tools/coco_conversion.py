@@ -3,7 +3,10 @@
 Workers (spawned processes, no TensorFlow) read, check and encode each image and its masks
 (`coco_image_worker.convert_image`); this process builds the `tf.train.Example`s in input order
 and writes example `i` to shard `i % num_shards` (the original's round-robin). Shards appear under
-their final names only when the whole split succeeded (`tf_record_creation_util`).
+their final names only when the whole split succeeded, with a manifest that tells readers whether
+the set is complete (`tf_record_creation_util`, `shard_manifest`); temporary files of an earlier,
+killed run are removed at the start. Workers exit when this process dies (even by
+SIGKILL), see `coco_image_worker.init_worker`.
 """
 
 import collections
@@ -30,8 +33,8 @@ from object_detection.dataset_tools import progress as progress_lib
 class ConversionSummary:
   """What a split conversion wrote and skipped.
 
-  images_skipped / annotations_skipped: Counter {reason: count}. Annotations that belonged to a
-  skipped image are counted under "image_skipped".
+  images_skipped / annotations_skipped / categories_skipped: Counter {reason: count}.
+  Annotations that belonged to a skipped image are counted under "image_skipped".
   """
   name: str
   output_paths: list
@@ -39,9 +42,11 @@ class ConversionSummary:
   annotations_written: int = 0
   images_skipped: collections.Counter = dataclasses.field(default_factory=collections.Counter)
   annotations_skipped: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+  categories_skipped: collections.Counter = dataclasses.field(default_factory=collections.Counter)
   problems: list = dataclasses.field(default_factory=list)
   seconds: float = 0.0
   categories: dict = dataclasses.field(default_factory=dict)  # {category id: name} of the json
+  manifest_path: str = ""  # the shard set's manifest (dataset_tools/shard_manifest.py)
 
   def format(self):
     """Multi-line human summary (written at the end of every run)."""
@@ -51,6 +56,10 @@ class ConversionSummary:
       total = sum(counter.values())
       details = ", ".join(f"{reason}: {n}" for reason, n in sorted(counter.items()))
       lines.append(f"{self.name}: skipped {total} {title}" + (f" ({details})" if total else ""))
+    if self.categories_skipped:
+      details = ", ".join(f"{r}: {n}" for r, n in sorted(self.categories_skipped.items()))
+      lines.append(f"{self.name}: skipped {sum(self.categories_skipped.values())} categories "
+                   f"({details})")
     return "\n".join(lines)
 
 
@@ -85,6 +94,7 @@ def convert_coco_split(*, image_dir, annotations_file, output_base, num_shards, 
       is created (or replaced) when this raises.
   """
   # pylint: disable=import-outside-toplevel (see the note at the imports)
+  from object_detection.dataset_tools import shard_manifest
   from object_detection.dataset_tools import tf_record_creation_util
   from object_detection.dataset_tools.dataset_util import make_tf_example
 
@@ -97,6 +107,7 @@ def convert_coco_split(*, image_dir, annotations_file, output_base, num_shards, 
   summary = ConversionSummary(
       name, tf_record_creation_util.shard_paths(output_base, num_shards, shard_suffix))
   summary.categories = dict(categories)
+  summary.manifest_path = shard_manifest.manifest_path(output_base, num_shards)
   bar = progress_lib.Progress(len(images), name, progress_stream)
   report = report or (lambda message: bar.message(f"warning: {message}", sys.stderr))
 
@@ -105,7 +116,9 @@ def convert_coco_split(*, image_dir, annotations_file, output_base, num_shards, 
       raise DataError(f"{problem.message} [{problem.reason}; --strict stops at the first bad input]")
     report(problem.message)
     summary.problems.append(problem)
-    if problem.annotation_id is None and problem.reason in coco_image_worker.IMAGE_REASONS:
+    if problem.reason in coco_image_worker.CATEGORY_REASONS:
+      summary.categories_skipped[problem.reason] += 1
+    elif problem.annotation_id is None and problem.reason in coco_image_worker.IMAGE_REASONS:
       summary.images_skipped[problem.reason] += 1
     else:
       summary.annotations_skipped[problem.reason] += 1
@@ -117,6 +130,8 @@ def convert_coco_split(*, image_dir, annotations_file, output_base, num_shards, 
       max_image_pixels=max_image_pixels, source=annotations_file)
   tasks = [(image, by_image.get(image["id"], [])) for image in images]
   os.makedirs(os.path.dirname(os.path.abspath(output_base)), exist_ok=True)
+  tf_record_creation_util.remove_stale_temporaries(
+      [tf_record_creation_util.temp_pattern(output_base + "-")], report)
   with contextlib.ExitStack() as stack:
     writers = tf_record_creation_util.open_sharded_output_tfrecords(
         stack, output_base, num_shards, shard_suffix)
@@ -156,7 +171,7 @@ def _results(stack, config, tasks, num_workers):
   # in a native decoder) raises BrokenProcessPool here instead of hanging the run forever.
   executor = concurrent.futures.ProcessPoolExecutor(
       num_workers, mp_context=multiprocessing.get_context("spawn"),
-      initializer=coco_image_worker.init_worker, initargs=(config,))
+      initializer=coco_image_worker.init_worker, initargs=(config, os.getpid()))
   # On an error, drop the queued work instead of finishing it (the shards are discarded anyway).
   stack.callback(executor.shutdown, wait=True, cancel_futures=True)
   chunksize = max(1, min(16, len(tasks) // (4 * num_workers)))

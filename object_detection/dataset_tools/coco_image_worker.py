@@ -13,11 +13,14 @@ import io
 import math
 import numbers
 import os
+import threading
+import time
 import warnings
 
 from PIL import Image
 
 from object_detection.dataset_tools import coco_masks
+from object_detection.dataset_tools.coco_masks import short_repr
 
 # PIL's own default (~89.5 megapixels, 1 GiB of 24-bit pixels / 3); larger images are refused.
 DEFAULT_MAX_IMAGE_PIXELS = 89_478_485
@@ -26,9 +29,12 @@ IMAGE_FORMATS = {"JPEG": "jpeg", "PNG": "png"}
 
 # Reason keys (stable: they appear in the final counts and tests pin them).
 IMAGE_REASONS = ("bad_image_record", "duplicate_image_id", "unsafe_file_name", "missing_image",
-                 "image_too_large", "undecodable_image", "image_size_mismatch")
-ANNOTATION_REASONS = ("unknown_image", "unknown_category", "bad_bbox", "degenerate_box",
-                      "box_outside_image", "polygon_too_few_points", "bad_segmentation")
+                 "image_too_large", "undecodable_image", "image_size_mismatch",
+                 "conversion_error")
+ANNOTATION_REASONS = ("bad_annotation_record", "unknown_image", "unknown_category", "bad_bbox",
+                      "degenerate_box", "box_outside_image", "polygon_too_few_points",
+                      "bad_segmentation")
+CATEGORY_REASONS = ("bad_category", "duplicate_category_id")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,10 +74,28 @@ class ImageResult:
 
 def describe(source, image, annotation_id, message):
   """`<source>: image <id> (file '<name>')[, annotation <id>]: <message>`."""
-  where = f"{source}: image {image.get('id')!r} (file {image.get('file_name')!r})"
+  where = (f"{source}: image {short_repr(image.get('id'))} "
+           f"(file {short_repr(image.get('file_name'))})")
   if annotation_id is not None:
-    where += f", annotation {annotation_id!r}"
+    where += f", annotation {short_repr(annotation_id)}"
   return f"{where}: {message}"
+
+
+def check_annotation_record(annotation):
+  """The message for a malformed annotation field (id, image_id, category_id, iscrowd, area), or
+  None. `bbox` and `segmentation` are checked where they are used."""
+  for key in ("id", "image_id", "category_id"):
+    value = annotation.get(key)
+    if not (is_int(value) or (key == "id" and value is None)):
+      return f"{key} is not an integer (got {short_repr(value)})"
+  crowd = annotation.get("iscrowd", 0)
+  if not (isinstance(crowd, numbers.Integral) and int(crowd) in (0, 1)):
+    return f"iscrowd is not 0 or 1 (got {short_repr(crowd)})"
+  area = annotation.get("area")
+  if area is not None and not (isinstance(area, numbers.Real) and not isinstance(area, bool)
+                               and math.isfinite(area) and area >= 0):
+    return f"area is not a finite number >= 0 (got {short_repr(area)})"
+  return None
 
 
 def convert_image(config, image, annotations):
@@ -85,6 +109,19 @@ def convert_image(config, image, annotations):
   Returns:
     ImageResult. Boxes in `features["boxes"]` are normalized [ymin, xmin, ymax, xmax].
   """
+  try:
+    return _convert_image(config, image, annotations)
+  except Exception as e:  # pylint: disable=broad-except
+    # Every input check above has its own reason; this is the last line that keeps one image's
+    # unforeseen failure from ending the whole split (BrokenProcessPool or a traceback).
+    message = describe(config.source, image, None,
+                       f"unexpected error while converting ({type(e).__name__}: {e}); the image "
+                       "is skipped, please report this input")
+    return ImageResult(image.get("id"), None,
+                       [Problem(image.get("id"), None, "conversion_error", message)], 0)
+
+
+def _convert_image(config, image, annotations):
   problems = []
 
   def image_problem(reason, message):
@@ -94,11 +131,12 @@ def convert_image(config, image, annotations):
 
   height, width = image.get("height"), image.get("width")
   file_name = image.get("file_name")
-  if not (_is_int(height) and _is_int(width) and height > 0 and width > 0
+  if not (is_int(height) and is_int(width) and height > 0 and width > 0
           and isinstance(file_name, str)):
     return image_problem("bad_image_record",
                          "image record needs int height/width > 0 and a str file_name "
-                         f"(got height={height!r}, width={width!r}, file_name={file_name!r})")
+                         f"(got height={short_repr(height)}, width={short_repr(width)}, "
+                         f"file_name={short_repr(file_name)})")
   path = _safe_join(config.image_dir, file_name)
   if path is None:
     return image_problem("unsafe_file_name",
@@ -135,6 +173,9 @@ def _add_annotation(config, image, annotation, features):
   def problem(reason, message):
     return Problem(image["id"], ann_id, reason, describe(config.source, image, ann_id, message))
 
+  record_problem = check_annotation_record(annotation)
+  if record_problem is not None:
+    return problem("bad_annotation_record", record_problem)
   category_id = annotation.get("category_id")
   if category_id not in config.categories:
     return problem("unknown_category",
@@ -143,7 +184,8 @@ def _add_annotation(config, image, annotation, features):
   bbox = annotation.get("bbox")
   if not (isinstance(bbox, (list, tuple)) and len(bbox) == 4 and
           all(isinstance(v, numbers.Real) and math.isfinite(v) for v in bbox)):
-    return problem("bad_bbox", f"bbox is not 4 finite numbers [x, y, width, height] (got {bbox!r})")
+    return problem("bad_bbox",
+                   f"bbox is not 4 finite numbers [x, y, width, height] (got {short_repr(bbox)})")
   x, y, box_w, box_h = (float(v) for v in bbox)
   if box_w <= 0 or box_h <= 0:
     return problem("degenerate_box", f"zero-area box (got width={box_w}, height={box_h}; expected > 0)")
@@ -162,7 +204,8 @@ def _add_annotation(config, image, annotation, features):
   features["class_labels"].append(int(category_id))
   features["class_texts"].append(config.categories[category_id])
   features["is_crowd"].append(int(bool(annotation.get("iscrowd", 0))))
-  features["area"].append(float(annotation.get("area", box_w * box_h)))
+  area = annotation.get("area")
+  features["area"].append(float(box_w * box_h if area is None else area))
   if mask_png is not None:
     features["masks_png"].append(mask_png)
   return None
@@ -171,10 +214,25 @@ def _add_annotation(config, image, annotation, features):
 _WORKER_CONFIG = None
 
 
-def init_worker(config):
-  """Pool initializer: keeps the WorkerConfig for `convert_in_worker` (sent once per worker)."""
+def init_worker(config, parent_pid=None, poll_seconds=0.5):
+  """Pool initializer: keeps the WorkerConfig for `convert_in_worker` (sent once per worker).
+
+  Also starts a watchdog thread that ends this worker when its parent process is gone: a parent
+  killed with SIGKILL cannot shut the pool down, and workers blocked on the task queue would
+  otherwise live on (holding memory and the output directory) until someone kills them.
+  """
   global _WORKER_CONFIG
   _WORKER_CONFIG = config
+  parent_pid = os.getppid() if parent_pid is None else parent_pid
+  threading.Thread(target=_exit_with_parent, args=(parent_pid, poll_seconds), daemon=True,
+                   name="exit-with-parent").start()
+
+
+def _exit_with_parent(parent_pid, poll_seconds):
+  # Once the parent is gone the worker is re-parented (to init or a subreaper): getppid changes.
+  while os.getppid() == parent_pid:
+    time.sleep(poll_seconds)
+  os._exit(1)  # pylint: disable=protected-access (no cleanup: the parent's outputs are temporary)
 
 
 def convert_in_worker(task):
@@ -228,7 +286,8 @@ def _safe_join(image_dir, file_name):
   return os.path.join(image_dir, normalized)
 
 
-def _is_int(value):
+def is_int(value):
+  """An integer that is not a bool (json true/false must not pass as an id)."""
   return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 

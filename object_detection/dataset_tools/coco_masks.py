@@ -4,6 +4,8 @@ No TensorFlow here: this runs inside the conversion worker processes.
 """
 
 import io
+import math
+import numbers
 
 import numpy as np
 from PIL import Image
@@ -69,7 +71,15 @@ def _polygons_to_rle(polygons, height, width):
       raise SegmentationError(
           "polygon_too_few_points",
           f"polygon with fewer than 3 points (got {len(polygon) // 2} points; expected >= 3)")
-  rles = coco_mask.frPyObjects(polygons, height, width)
+    # pycocotools rasterises every edge point by point: a coordinate of 1e9 allocates gigabytes
+    # and crashes the process. Points may stray outside the image (the mask is cropped), not far.
+    xs, ys = np.asarray(polygon[0::2], np.float64), np.asarray(polygon[1::2], np.float64)
+    if (xs.min() < -width or xs.max() > 2 * width or ys.min() < -height or ys.max() > 2 * height):
+      raise SegmentationError(
+          "bad_segmentation", f"polygon point far outside the {width}x{height} image (got x in "
+          f"[{xs.min():g}, {xs.max():g}], y in [{ys.min():g}, {ys.max():g}]; expected within one "
+          "image size of it)")
+  rles = coco_mask.frPyObjects([[float(v) for v in polygon] for polygon in polygons], height, width)
   return coco_mask.merge(rles)
 
 
@@ -84,25 +94,101 @@ def _is_finite_number_list(values):
 
 
 def _rle_dict_to_rle(rle, height, width):
+  """Checks an RLE dict completely and returns it as pycocotools' uncompressed form.
+
+  pycocotools trusts its input: counts that cover fewer than height*width pixels decode into
+  uninitialised memory, a negative count overflows, and a compressed string that ends inside a
+  number is read past its end. So every count is decoded and checked here (non-negative integers
+  summing to height*width) and pycocotools only ever sees the checked list.
+  """
   size, counts = rle.get("size"), rle.get("counts")
   if size is None or counts is None:
     raise SegmentationError("bad_segmentation", "RLE dict needs 'size' and 'counts'")
+  if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(_is_whole_number(s) for s in size)):
+    raise SegmentationError(
+        "bad_segmentation", f"RLE size is not two numbers [height, width] (got {short_repr(size)})")
   if [int(s) for s in size] != [height, width]:
     raise SegmentationError(
         "bad_segmentation",
         f"RLE size differs from the image (got {list(size)}; expected [{height}, {width}])")
-  if isinstance(counts, list):
-    if sum(counts) != height * width:
+  if isinstance(counts, (str, bytes)):
+    counts = decode_compressed_counts(counts, height * width)
+  elif isinstance(counts, list):
+    bad = next((c for c in counts if not _is_whole_number(c) or c < 0), None)
+    if bad is not None:
       raise SegmentationError(
           "bad_segmentation",
-          f"uncompressed RLE counts sum to {sum(counts)} (expected height*width = {height * width})")
-    return coco_mask.frPyObjects(rle, height, width)
-  if isinstance(counts, str):
-    counts = counts.encode("ascii")
-  if not isinstance(counts, bytes):
+          f"uncompressed RLE counts must be integers >= 0 (got {short_repr(bad)})")
+    counts = [int(c) for c in counts]
+  else:
     raise SegmentationError(
         "bad_segmentation", f"RLE counts must be a list or str (got {type(counts).__name__})")
-  return {"size": [height, width], "counts": counts}
+  if sum(counts) != height * width:
+    raise SegmentationError(
+        "bad_segmentation",
+        f"RLE counts sum to {sum(counts)} (expected height*width = {height * width})")
+  return coco_mask.frPyObjects({"size": [height, width], "counts": counts}, height, width)
+
+
+def decode_compressed_counts(text, num_pixels):
+  """COCO's compressed RLE string -> list of run lengths (pycocotools' rleFrString, checked).
+
+  Each run length is a little-endian base-32 number, one character (ord - 48) per 5 bits, bit 0x20
+  set on all but its last character, bit 0x10 of the last character its sign; from the fourth run
+  on, the number is the difference to the run two places back.
+
+  Raises:
+    SegmentationError("bad_segmentation") for characters outside '0'..'o', a number cut off at the
+    end of the string, a negative run length, or more runs than `num_pixels` + 1.
+  """
+  if isinstance(text, bytes):
+    try:
+      text = text.decode("ascii")
+    except UnicodeDecodeError:
+      raise SegmentationError("bad_segmentation", "compressed RLE counts are not ASCII") from None
+  counts, number, shift = [], 0, 0
+  for position, char in enumerate(text):
+    code = ord(char) - 48
+    if not 0 <= code < 64:
+      raise SegmentationError(
+          "bad_segmentation", f"compressed RLE counts hold {char!r} at position {position} "
+          "(expected characters '0'..'o')")
+    number |= (code & 0x1F) << shift
+    shift += 5
+    if code & 0x20:
+      continue
+    if code & 0x10:
+      number -= 1 << shift  # sign-extend
+    if len(counts) > 2:
+      number += counts[-2]
+    if number < 0:
+      raise SegmentationError(
+          "bad_segmentation", f"compressed RLE run {len(counts)} is negative (got {number})")
+    counts.append(number)
+    if len(counts) > num_pixels + 1:
+      raise SegmentationError(
+          "bad_segmentation", f"compressed RLE has more runs than pixels (expected <= {num_pixels} "
+          "pixels in all)")
+    number, shift = 0, 0
+  if shift:
+    raise SegmentationError(
+        "bad_segmentation", "compressed RLE counts end inside a number (truncated string?)")
+  return counts
+
+
+def _is_whole_number(value):
+  """int (not bool), or a float with an integral value (json writers sometimes emit 48.0)."""
+  if isinstance(value, bool):
+    return False
+  if isinstance(value, numbers.Integral):
+    return True
+  return isinstance(value, float) and math.isfinite(value) and value.is_integer()
+
+
+def short_repr(value, limit=60):
+  """repr(value) cut to `limit` characters (bad values can be huge lists)."""
+  text = repr(value)
+  return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def encode_mask_png(mask):

@@ -17,7 +17,6 @@ val2017-?????-of-00032.tfrecord and label_map.txt, the names their input readers
 Not implemented: the original's keypoint, DensePose and remove_non_person flags.
 """
 
-import argparse
 import json
 import os
 import sys
@@ -27,6 +26,7 @@ from object_detection.core.errors import DataError
 from object_detection.dataset_tools import coco_conversion
 from object_detection.dataset_tools import coco_image_worker
 from object_detection.utils import cli
+from object_detection.utils import flags
 
 # (split, image-dir flag, annotations flag)
 SPLITS = (
@@ -45,51 +45,42 @@ SHARD_NAMING = {
                       "testdev": ("test-dev2017", 32)}, ".tfrecord"),
 }
 LABEL_MAP_NAME = "label_map.txt"
-
-
-def _bool_flag(value):
-  lowered = str(value).lower()
-  if lowered in ("1", "true", "t", "yes", "y"):
-    return True
-  if lowered in ("0", "false", "f", "no", "n"):
-    return False
-  raise argparse.ArgumentTypeError(f"expected true/false (got {value!r})")
-
-
-def _positive_int(value):
-  number = int(value)
-  if number < 1:
-    raise argparse.ArgumentTypeError(f"expected an integer >= 1 (got {value!r})")
-  return number
+# The original's flags for what this tool does not convert.
+UNSUPPORTED_FLAGS = ("train_keypoint_annotations_file", "val_keypoint_annotations_file",
+                     "train_densepose_annotations_file", "val_densepose_annotations_file",
+                     "remove_non_person_annotations", "remove_non_person_images")
 
 
 def build_parser():
-  parser = argparse.ArgumentParser(
+  parser = flags.FlagParser(
       prog="create_coco_tf_record",
       description="COCO instances json + images -> sharded TFRecords of tf.train.Example.")
   for _, image_flag, annotations_flag in SPLITS:
     parser.add_argument(f"--{image_flag}", default="", help="image directory of the split")
     parser.add_argument(f"--{annotations_flag}", default="", help="COCO instances json of the split")
   parser.add_argument("--output_dir", required=True, help="directory for the shards (created)")
-  parser.add_argument("--include_masks", nargs="?", const=True, default=False, type=_bool_flag,
-                      help="write image/object/mask, one PNG per instance")
-  parser.add_argument("--num_shards", type=_positive_int, default=None,
+  parser.add_bool("include_masks", default=False,
+                  help="write image/object/mask, one PNG per instance")
+  parser.add_argument("--num_shards", type=flags.positive_int, default=None,
                       help="shards per split (default: train 100, val 50, testdev 50 as the original; "
                            "256/32/32 with --shard_naming=model_garden)")
   parser.add_argument("--shard_naming", choices=sorted(SHARD_NAMING), default="od_api",
                       help="od_api: coco_train.record-00000-of-00100 (the original tool); "
                            "model_garden: train2017-00000-of-00256.tfrecord (the DeepMAC configs)")
-  parser.add_argument("--write_label_map", nargs="?", const=True, default=False, type=_bool_flag,
-                      help=f"also write <output_dir>/{LABEL_MAP_NAME} (StringIntLabelMap of the "
-                           "json's categories: id, name, display_name)")
-  parser.add_argument("--num_workers", type=_positive_int, default=coco_conversion.available_cpus(),
+  parser.add_bool("write_label_map", default=False,
+                  help=f"also write <output_dir>/{LABEL_MAP_NAME} (StringIntLabelMap of the "
+                       "json's categories: id, name, display_name)")
+  parser.add_argument("--num_workers", type=flags.positive_int, default=coco_conversion.available_cpus(),
                       help="worker processes (default: all cores)")
-  parser.add_argument("--strict", nargs="?", const=True, default=False, type=_bool_flag,
-                      help="stop at the first bad input instead of skipping it")
-  parser.add_argument("--max_image_pixels", type=_positive_int,
+  parser.add_bool("strict", default=False,
+                  help="stop at the first bad input instead of skipping it")
+  parser.add_argument("--max_image_pixels", type=flags.positive_int,
                       default=coco_image_worker.DEFAULT_MAX_IMAGE_PIXELS,
                       help="refuse larger images (decompression-bomb guard; default PIL's limit)")
-  parser.add_argument("--quiet", action="store_true", help="no progress bar")
+  parser.add_bool("quiet", default=False, help="no progress bar")
+  for name in UNSUPPORTED_FLAGS:
+    parser.refuse(name, "keypoint, DensePose and person-only conversion are not implemented here "
+                        "(expected COCO instances: boxes, classes and masks)")
   return parser
 
 
@@ -97,6 +88,7 @@ def main(argv=None):
   """Runs the conversion; returns the process exit code (0 ok, 1 data error, 2 usage error)."""
   parser = build_parser()
   args = parser.parse_args(argv)
+  cli.start(args)
   jobs = []
   names, suffix = SHARD_NAMING[args.shard_naming]
   for split, image_flag, annotations_flag in SPLITS:
@@ -152,6 +144,9 @@ def write_label_map(path, categories):
   for category_id in sorted(categories):
     name = json.dumps(categories[category_id], ensure_ascii=False)  # text-format string literal
     lines.append(f"item {{\n  id: {int(category_id)}\n  name: {name}\n  display_name: {name}\n}}\n")
+  # pylint: disable=import-outside-toplevel (TensorFlow: see the note in coco_conversion)
+  from object_detection.dataset_tools import tf_record_creation_util
+  tf_record_creation_util.remove_stale_temporaries([tf_record_creation_util.temp_pattern(path)])
   temp = f"{path}.tmp-{os.getpid()}"
   with open(temp, "w", encoding="utf8") as f:
     f.write("".join(lines))

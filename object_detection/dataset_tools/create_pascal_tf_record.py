@@ -12,15 +12,16 @@ the order of the xml's objects, 0 is background and 255 the "void" border, which
 object. Only part of VOC is segmented: without --require_masks a record has masks only when its
 PNG exists (the others have boxes only); with --require_masks the image list is read from
 ImageSets/Segmentation and unsegmented images are skipped. Images whose xml, JPEG or mask is
-missing or broken are reported and skipped; objects of classes absent from the label map are
-reported and skipped. The output file appears only when the whole run succeeded.
+missing or broken are reported and skipped; objects of classes absent from the label map, or with a
+box that is not 4 finite numbers inside the image, or flags other than 0/1,
+are reported and skipped. The output file appears only when the whole run succeeded.
 """
 
-import argparse
 import collections
 import contextlib
 import hashlib
 import io
+import math
 import os
 import sys
 
@@ -29,11 +30,13 @@ from lxml import etree
 from PIL import Image
 
 from object_detection.core.errors import ConfigError, DataError
-from object_detection.dataset_tools import dataset_util
-from object_detection.dataset_tools import tf_record_creation_util
 from object_detection.dataset_tools.coco_masks import encode_mask_png
 from object_detection.utils import label_map_util
 from object_detection.utils import cli
+from object_detection.utils import flags
+
+# dataset_util and tf_record_creation_util import TensorFlow: they are imported inside the
+# functions, so that the console script loads TensorFlow only after its flags (utils/cli.start).
 
 SETS = ("train", "val", "trainval", "test")
 YEARS = ("VOC2007", "VOC2012", "merged")
@@ -69,6 +72,7 @@ def dict_to_tf_example(data, dataset_directory, label_map_dict, ignore_difficult
   Raises:
     SkipImage: missing/non-JPEG/undecodable image, or a segmentation PNG of the wrong size.
   """
+  from object_detection.dataset_tools import dataset_util  # pylint: disable=import-outside-toplevel
   report = report or (lambda message: print(f"warning: {message}", file=sys.stderr))
   folder, filename = data.get("folder", ""), data["filename"]
   image_path = os.path.join(dataset_directory, folder, image_subdirectory, filename)
@@ -83,15 +87,20 @@ def dict_to_tf_example(data, dataset_directory, label_map_dict, ignore_difficult
     raise SkipImage(f"{image_path}: image does not decode ({type(e).__name__}: {e})") from e
   if image.format != "JPEG":
     raise SkipImage(f"{image_path}: image format not JPEG (got {image.format}; expected JPEG)")
-  width, height = int(data["size"]["width"]), int(data["size"]["height"])
+  size = data.get("size")
+  width, height = (_positive_int(size.get("width")), _positive_int(size.get("height"))) \
+      if isinstance(size, dict) else (None, None)
+  if width is None or height is None:
+    raise SkipImage(f"{image_path}: <size> needs integer <width> and <height> > 0 (got "
+                    f"{size!r})")
 
   kept = []  # (index in the xml, object dict)
   for index, obj in enumerate(data.get("object", [])):
-    if ignore_difficult_instances and bool(int(obj.get("difficult", 0))):
+    problem = _object_problem(obj, width, height, label_map_dict)
+    if problem is not None:
+      report(f"{image_path}: object {index} skipped, {problem}")
       continue
-    if obj["name"] not in label_map_dict:
-      report(f"{image_path}: object {index} skipped, class not in the label map (got "
-             f"{obj['name']!r}; expected one of {sorted(label_map_dict)})")
+    if ignore_difficult_instances and obj["difficult"]:
       continue
     kept.append((index, obj))
 
@@ -99,18 +108,59 @@ def dict_to_tf_example(data, dataset_directory, label_map_dict, ignore_difficult
                               [index for index, _ in kept], height, width)
   boxes = []
   for _, obj in kept:
-    box = obj["bndbox"]
-    boxes.append((float(box["ymin"]) / height, float(box["xmin"]) / width,
-                  float(box["ymax"]) / height, float(box["xmax"]) / width))
+    xmin, ymin, xmax, ymax = obj["box"]
+    boxes.append((ymin / height, xmin / width, ymax / height, xmax / width))
   objs = [obj for _, obj in kept]
   return dataset_util.make_tf_example(
       encoded_image=encoded, image_format="jpeg", height=height, width=width,
       filename=filename, source_id=filename, sha256=hashlib.sha256(encoded).hexdigest(),
       boxes=boxes, class_labels=[label_map_dict[o["name"]] for o in objs],
       class_texts=[o["name"] for o in objs],
-      difficult=[int(o.get("difficult", 0)) for o in objs],
-      truncated=[int(o.get("truncated", 0)) for o in objs],
-      view=[o.get("pose", "") for o in objs], masks_png=masks_png)
+      difficult=[o["difficult"] for o in objs], truncated=[o["truncated"] for o in objs],
+      view=[o["pose"] for o in objs], masks_png=masks_png)
+
+
+def _positive_int(text):
+  try:
+    value = int(str(text).strip())
+  except ValueError:
+    return None
+  return value if value > 0 else None
+
+
+def _flag(obj, key):
+  """<difficult>/<truncated>: 0 or 1 (absent = 0), else None."""
+  text = str(obj.get(key, "0")).strip() or "0"
+  return int(text) if text in ("0", "1") else None
+
+
+def _object_problem(obj, width, height, label_map_dict):
+  """Why a VOC <object> cannot be used, or None; on None, `obj` gains "box" (xmin, ymin, xmax,
+  ymax floats), "difficult", "truncated" (ints) and "pose" (str)."""
+  if not isinstance(obj, dict):
+    return f"not an <object> with children (got {obj!r})"
+  name = obj.get("name")
+  if name not in label_map_dict:
+    return (f"class not in the label map (got {name!r}; expected one of "
+            f"{sorted(label_map_dict)})")
+  box = obj.get("bndbox")
+  try:
+    xmin, ymin, xmax, ymax = (float(box[k]) for k in ("xmin", "ymin", "xmax", "ymax"))
+  except (TypeError, KeyError, ValueError):
+    return f"<bndbox> needs numbers xmin, ymin, xmax, ymax (got {box!r})"
+  if not all(math.isfinite(v) for v in (xmin, ymin, xmax, ymax)):
+    return f"<bndbox> values must be finite (got {box!r})"
+  if not (0 <= xmin < xmax <= width and 0 <= ymin < ymax <= height):
+    return (f"<bndbox> is empty or leaves the {width}x{height} image (got xmin={xmin:g}, "
+            f"ymin={ymin:g}, xmax={xmax:g}, ymax={ymax:g})")
+  difficult, truncated = _flag(obj, "difficult"), _flag(obj, "truncated")
+  if difficult is None or truncated is None:
+    return (f"<difficult> and <truncated> must be 0 or 1 (got {obj.get('difficult')!r}, "
+            f"{obj.get('truncated')!r})")
+  pose = obj.get("pose", "")
+  obj.update(box=(xmin, ymin, xmax, ymax), difficult=difficult, truncated=truncated,
+             pose=pose if isinstance(pose, str) else "")
+  return None
 
 
 def _instance_masks(dataset_directory, folder, subdirectory, filename, xml_indices, height, width):
@@ -131,6 +181,7 @@ def _instance_masks(dataset_directory, folder, subdirectory, filename, xml_indic
 
 def _example_ids(data_dir, year, split, require_masks):
   """Image ids of the set: ImageSets/Segmentation/<set>.txt with --require_masks, else Main."""
+  from object_detection.dataset_tools import dataset_util  # pylint: disable=import-outside-toplevel
   candidates = [("Main", f"{split}.txt"), ("Main", f"aeroplane_{split}.txt")]
   if require_masks:
     candidates.insert(0, ("Segmentation", f"{split}.txt"))
@@ -151,10 +202,14 @@ def convert(data_dir, year, split, annotations_dir, output_path, label_map_path,
   record has one mask per box (what a mask model's input pipeline needs); the image list then
   comes from ImageSets/Segmentation when present.
   """
+  from object_detection.dataset_tools import dataset_util  # pylint: disable=import-outside-toplevel
+  from object_detection.dataset_tools import tf_record_creation_util  # pylint: disable=import-outside-toplevel
   report = report or (lambda message: print(f"warning: {message}", file=sys.stderr))
   label_map_dict = load_label_map_dict(label_map_path)
   years = ["VOC2007", "VOC2012"] if year == "merged" else [year]
   counts = collections.Counter()
+  tf_record_creation_util.remove_stale_temporaries(
+      [tf_record_creation_util.temp_pattern(output_path)], report)
   with contextlib.ExitStack() as stack:
     (writer,) = tf_record_creation_util.open_atomic_tfrecords(stack, [output_path])
     for voc_year in years:
@@ -186,8 +241,8 @@ def convert(data_dir, year, split, annotations_dir, output_path, label_map_path,
 
 
 def build_parser():
-  parser = argparse.ArgumentParser(prog="create_pascal_tf_record",
-                                   description="PASCAL VOC xml + JPEG -> one TFRecord file.")
+  parser = flags.FlagParser(prog="create_pascal_tf_record",
+                            description="PASCAL VOC xml + JPEG -> one TFRecord file.")
   parser.add_argument("--data_dir", default="", help="root of VOCdevkit")
   parser.add_argument("--set", default="train", choices=SETS, help="which image set to convert")
   parser.add_argument("--annotations_dir", default="Annotations", help="xml directory in each year")
@@ -195,12 +250,11 @@ def build_parser():
   parser.add_argument("--output_path", default="", help="output TFRecord file")
   parser.add_argument("--label_map_path", default="data/pascal_label_map.pbtxt",
                       help="StringIntLabelMap text file")
-  parser.add_argument("--ignore_difficult_instances", nargs="?", const=True, default=False,
-                      type=lambda v: str(v).lower() in ("1", "true", "t", "yes", "y"),
-                      help="drop objects marked difficult")
-  parser.add_argument("--require_masks", action="store_true",
-                      help="skip images without a SegmentationObject PNG (list from "
-                           "ImageSets/Segmentation/<set>.txt when present)")
+  parser.add_bool("ignore_difficult_instances", default=False,
+                  help="drop objects marked difficult")
+  parser.add_bool("require_masks", default=False,
+                  help="skip images without a SegmentationObject PNG (list from "
+                       "ImageSets/Segmentation/<set>.txt when present)")
   return parser
 
 
@@ -208,6 +262,7 @@ def main(argv=None):
   """Returns the exit code (0 ok, 1 data error, 2 usage error)."""
   parser = build_parser()
   args = parser.parse_args(argv)
+  cli.start(args)
   if not args.data_dir or not args.output_path:
     parser.error("--data_dir and --output_path are required")
   try:

@@ -16,6 +16,8 @@ import numpy as np
 import tensorflow as tf
 
 from object_detection.core import fields
+from object_detection.core.errors import DataError
+from object_detection.data import record_guard
 from object_detection.eval import prepare
 from object_detection.training import checkpoints
 from object_detection.training import summaries
@@ -52,7 +54,8 @@ def evaluate(model, dataset, evaluators, max_batches=None, add_regularization_lo
   for e in evaluators:
     e.clear()
   loss_sums, batches, index = {}, 0, 0
-  for features, labels in dataset:
+  skipped_before = record_guard.totals()["skipped_records"]
+  for features, labels in _batches(dataset):
     if max_batches is not None and batches >= max_batches:
       break
     losses, detections = run(features, labels)
@@ -69,13 +72,34 @@ def evaluate(model, dataset, evaluators, max_batches=None, add_regularization_lo
         on_image(index, features, labels, detections, i)
       index += 1
     batches += 1
+  skipped = record_guard.totals()["skipped_records"] - skipped_before
   if index == 0:
+    if skipped:
+      raise DataError(f"evaluate: every eval record was skipped as bad ({skipped} records; the "
+                      "log names each file and record)")
     raise ValueError("evaluate: the eval dataset produced no images (check eval_input_reader)")
   metrics = {}
   for e in evaluators:
     metrics.update(e.evaluate())
   metrics.update({k: v / batches for k, v in loss_sums.items()})
+  if skipped:
+    log.warning("evaluate: %d bad eval records were skipped (the log names each)", skipped)
+    metrics["Input/skipped_records"] = float(skipped)
   return metrics
+
+
+def _batches(dataset):
+  """Iterates `dataset`; a TF error caused by bad input is raised as that DataError."""
+  iterator = iter(dataset)
+  while True:
+    try:
+      batch = next(iterator)
+    except StopIteration:
+      return
+    except tf.errors.OpError as e:
+      record_guard.raise_pending(e)
+      raise
+    yield batch
 
 
 def write_metrics(metrics, step, eval_dir, record_summaries=True):

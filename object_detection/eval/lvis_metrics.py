@@ -12,14 +12,55 @@ carry an LVIS `frequency` ("r", "c", "f"; default "f"). Keys: `DetectionMasks_AP
 import contextlib
 import io
 import logging
+import sys
+import types
 
 import numpy as np
-from lvis import eval as lvis_eval
-from lvis import lvis as lvis_api
-from lvis import results as lvis_results
 
-from object_detection.core.registries import EVAL_METRICS
+from object_detection.core.errors import ConfigError
 from object_detection.eval import coco_tools
+
+INSTALL_HINT = "pip install 'deepmac[lvis]' (or lvis==0.5.3)"
+
+
+def import_lvis():
+  """Imports the lvis package without letting it touch the root logger.
+
+  `import lvis` runs `logging.basicConfig(level=WARN)` (a root handler and level for the whole
+  process) and imports lvis.vis, hence cv2 and matplotlib, which fail on images without libGL.
+  The root logger's handlers and level are restored afterwards; when only the visualisation
+  imports fail, lvis.vis is replaced by an empty module (evaluation does not use it).
+
+  Returns:
+    (lvis.eval, lvis.lvis, lvis.results) modules.
+  Raises:
+    ConfigError: lvis is not installed.
+  """
+  root = logging.getLogger()
+  handlers, level = list(root.handlers), root.level
+  try:
+    try:
+      import lvis  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+    except ImportError as e:
+      if e.name is None or e.name.split(".")[0] == "lvis":
+        raise
+      # cv2 / matplotlib (lvis.vis only) are missing or broken: evaluate without them.
+      for name in [m for m in sys.modules if m == "lvis" or m.startswith("lvis.")]:
+        del sys.modules[name]
+      stub = types.ModuleType("lvis.vis")
+      stub.LVISVis = None
+      sys.modules["lvis.vis"] = stub
+      import lvis  # noqa: F401,F811  pylint: disable=import-outside-toplevel,unused-import,reimported
+  except ImportError as e:
+    raise ConfigError(f"lvis_mask_metrics: needs the optional lvis package (got {e}; expected "
+                      f"{INSTALL_HINT})") from e
+  finally:
+    root.handlers[:] = handlers
+    root.setLevel(level)
+  from lvis import eval as lvis_eval  # pylint: disable=import-outside-toplevel
+  from lvis import lvis as lvis_api  # pylint: disable=import-outside-toplevel
+  from lvis import results as lvis_results  # pylint: disable=import-outside-toplevel
+  return lvis_eval, lvis_api, lvis_results
 
 
 @contextlib.contextmanager
@@ -40,6 +81,7 @@ class LvisMaskEvaluator:
   """Accumulates images; `evaluate()` runs LVISEval(iou_type="segm")."""
 
   def __init__(self, categories, max_dets=300):
+    self._lvis_eval, self._lvis_api, self._lvis_results = import_lvis()
     self._categories = [{"id": int(c["id"]), "name": str(c["name"]),
                          "frequency": c.get("frequency", "f")} for c in categories]
     self._max_dets = max_dets
@@ -83,6 +125,7 @@ class LvisMaskEvaluator:
         masks=detections["detection_masks"])
 
   def evaluate(self):
+    lvis_eval, lvis_api, lvis_results = self._lvis_eval, self._lvis_api, self._lvis_results
     gt = lvis_api.LVIS.__new__(lvis_api.LVIS)
     gt.logger = logging.getLogger("lvis")
     gt.dataset = {"images": self._images, "categories": self._categories,
@@ -97,10 +140,3 @@ class LvisMaskEvaluator:
       ev.run()
     return {f"DetectionMasks_{k}": float(v) for k, v in ev.get_results().items()}
 
-
-@EVAL_METRICS.register("lvis_mask_metrics")
-def lvis_mask_metrics(categories, include_metrics_per_category=False, super_categories=None,
-                      mask_supervised_class_ids=None):
-  # Per-category, super-category and supervised/novel numbers are COCO-only for now.
-  del include_metrics_per_category, super_categories, mask_supervised_class_ids
-  return LvisMaskEvaluator(categories)

@@ -2,7 +2,8 @@
 
   coco_detection_metrics -> CocoEvaluator(iou_type="bbox"), keys `DetectionBoxes_*`
   coco_mask_metrics      -> CocoEvaluator(iou_type="segm"), keys `DetectionMasks_*`
-  lvis_mask_metrics      -> LvisMaskEvaluator (lvis package), keys `DetectionMasks_*`
+  lvis_mask_metrics      -> LvisMaskEvaluator (the optional lvis package, imported only when
+                            this metrics set is built), keys `DetectionMasks_*`
 
 Registry entries are called `fn(categories, include_metrics_per_category=False,
 super_categories=None, mask_supervised_class_ids=None)`: `categories` is a list of {"id": 1-based
@@ -163,5 +164,12 @@ def coco_mask_metrics(categories, include_metrics_per_category=False, super_cate
                        mask_supervised_class_ids)
 
 
-# lvis_mask_metrics lives in its own module (the lvis package); importing it registers it.
-from object_detection.eval import lvis_metrics  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
+@EVAL_METRICS.register("lvis_mask_metrics")
+def lvis_mask_metrics(categories, include_metrics_per_category=False, super_categories=None,
+                      mask_supervised_class_ids=None):
+  """LVIS federated mask AP. The lvis package (an optional extra: it pulls in OpenCV and
+  matplotlib) is imported here, when a config asks for this metrics set, not before."""
+  # Per-category, super-category and supervised/novel numbers are COCO-only for now.
+  del include_metrics_per_category, super_categories, mask_supervised_class_ids
+  from object_detection.eval import lvis_metrics  # pylint: disable=import-outside-toplevel
+  return lvis_metrics.LvisMaskEvaluator(categories)

@@ -15,13 +15,13 @@ Also a command line for SavedModels exported earlier (ours, or the original's):
       --output_directory=exported --output_format=tflite,onnx [--tflite_quantization=none,float16]
 """
 
-import argparse
 import os
 
 from object_detection.core.errors import ConfigError, ExportError, did_you_mean
 from object_detection.export import litert_export
 from object_detection.export import onnx_export
 from object_detection.utils import cli
+from object_detection.utils import flags
 
 FORMATS = ("saved_model", "tflite", "onnx")
 NUMERIC_INPUT_TYPES = ("image_tensor", "float_image_tensor")
@@ -100,7 +100,7 @@ def write_formats(saved_model_dir, output_directory, formats, quantizations=("no
 
 
 def build_parser():
-  p = argparse.ArgumentParser(prog="formats", description=__doc__.split("\n", maxsplit=1)[0])
+  p = flags.FlagParser(prog="formats", description=__doc__.split("\n", maxsplit=1)[0])
   p.add_argument("--saved_model_dir", required=True)
   p.add_argument("--output_directory", required=True)
   p.add_argument("--output_format", default="tflite,onnx", help="comma list of: tflite, onnx")
@@ -111,6 +111,7 @@ def build_parser():
 
 def main(argv=None):
   args = build_parser().parse_args(argv)
+  cli.start(args)
   written = write_formats(args.saved_model_dir, args.output_directory,
                           parse_formats(args.output_format),
                           parse_quantizations(args.tflite_quantization))

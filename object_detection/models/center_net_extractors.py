@@ -185,7 +185,8 @@ class ResNetV1FpnFeatureExtractor(CheckpointableCollections, CenterNetFeatureExt
     return [top_down]
 
 
-def _normalization_kwargs(params):
+def normalization_kwargs(params):
+  """The base class keyword arguments of a FeatureExtractorParams."""
   return dict(channel_means=params.channel_means, channel_stds=params.channel_stds,
               bgr_ordering=params.bgr_ordering)
 
@@ -195,7 +196,7 @@ def _register_hourglass(name, factory, num_channels):
   def _build(params, is_training):
     del is_training  # batch norm mode is the `training` call argument
     network = factory(num_channels) if num_channels else factory()
-    return HourglassFeatureExtractor(network, **_normalization_kwargs(params))
+    return HourglassFeatureExtractor(network, **normalization_kwargs(params))
   return _build
 
 
@@ -209,10 +210,10 @@ _register_hourglass("hourglass_104", hourglass_network.hourglass_104, None)
 @CENTER_NET_FEATURE_EXTRACTORS.register("resnet_v1_50_fpn")
 def _resnet_v1_50_fpn(params, is_training):
   del is_training
-  return ResNetV1FpnFeatureExtractor("resnet50", **_normalization_kwargs(params))
+  return ResNetV1FpnFeatureExtractor("resnet50", **normalization_kwargs(params))
 
 
 @CENTER_NET_FEATURE_EXTRACTORS.register("resnet_v1_101_fpn")
 def _resnet_v1_101_fpn(params, is_training):
   del is_training
-  return ResNetV1FpnFeatureExtractor("resnet101", **_normalization_kwargs(params))
+  return ResNetV1FpnFeatureExtractor("resnet101", **normalization_kwargs(params))

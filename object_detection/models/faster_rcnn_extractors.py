@@ -35,7 +35,7 @@ class ExtractorParams:
   fpn_additional_layer_depth: int = 256
 
 
-class FasterRCNNFeatureExtractor(keras.layers.Layer):
+class FasterRCNNFeatureExtractor(CheckpointableCollections, keras.layers.Layer):
   """Base class; subclasses set `self.backbone` layers in `__init__`.
 
   Attributes:
@@ -82,11 +82,32 @@ class FasterRCNNFeatureExtractor(keras.layers.Layer):
                      "classification, detection, fine_tune or full)")
 
 
-def _check_stride(params, allowed, name):
+def _stride_problems(params, name, allowed=(16,)):
   if params.first_stage_features_stride not in allowed:
-    raise ValueError(
-        f"{name}: unsupported first_stage_features_stride (got "
-        f"{params.first_stage_features_stride}; expected one of {sorted(allowed)})")
+    return [f"first_stage_features_stride: unsupported by {name} (got "
+            f"{params.first_stage_features_stride}; expected one of {sorted(allowed)})"]
+  return []
+
+
+def _fpn_problems(params, name):
+  if params.fpn_min_level < 2 or params.fpn_max_level < params.fpn_min_level:
+    return [f"fpn: invalid fpn levels for {name} (got min_level {params.fpn_min_level}, "
+            f"max_level {params.fpn_max_level}; expected 2 <= min <= max)"]
+  return []
+
+
+def param_problems(extractor_type, params):
+  """Problems of ExtractorParams for a registered extractor type, as `<field>: <problem>`
+  lines (the extractor's constructor raises the first; builders/faster_rcnn_builder.check
+  reports them without building the network)."""
+  if extractor_type.endswith("_fpn_keras"):
+    return _fpn_problems(params, extractor_type)
+  return _stride_problems(params, extractor_type)
+
+
+def _raise_first(problems):
+  if problems:
+    raise ValueError(problems[0])
 
 
 class ResNetExtractor(FasterRCNNFeatureExtractor):
@@ -94,7 +115,7 @@ class ResNetExtractor(FasterRCNNFeatureExtractor):
 
   def __init__(self, depth, params, is_training, **kwargs):
     super().__init__(params, is_training, **kwargs)
-    _check_stride(params, (16,), f"faster_rcnn_resnet{depth}_keras")
+    _raise_first(_stride_problems(params, f"faster_rcnn_resnet{depth}_keras"))
     self.first_stage, self.second_stage = faster_rcnn_resnet_v1.resnet_v1_stages(depth)
 
   def preprocess(self, images):
@@ -110,16 +131,13 @@ class ResNetExtractor(FasterRCNNFeatureExtractor):
     return {"first_stage": self.first_stage, "second_stage": self.second_stage}
 
 
-class ResNetFPNExtractor(CheckpointableCollections, FasterRCNNFeatureExtractor):
+class ResNetFPNExtractor(FasterRCNNFeatureExtractor):
   """ResNet v1 + FPN: RPN on every level min..max; box classifier = flatten -> fc 1024 -> ReLU
   -> fc 1024 -> ReLU, returned as [N, 1, 1, 1024] (the original's FPN box classifier)."""
 
   def __init__(self, depth, params, is_training, **kwargs):
     super().__init__(params, is_training, **kwargs)
-    if params.fpn_min_level < 2 or params.fpn_max_level < params.fpn_min_level:
-      raise ValueError(
-          f"faster_rcnn_resnet{depth}_fpn_keras: invalid fpn levels (got min_level "
-          f"{params.fpn_min_level}, max_level {params.fpn_max_level}; expected 2 <= min <= max)")
+    _raise_first(_fpn_problems(params, f"faster_rcnn_resnet{depth}_fpn_keras"))
     self.first_stage, conv5 = faster_rcnn_resnet_v1.resnet_v1_stages(depth)
     self.conv5 = conv5
     self.fpn = FeaturePyramid(params.fpn_min_level, params.fpn_max_level, 5,
@@ -177,7 +195,7 @@ class InceptionResNetV2Extractor(FasterRCNNFeatureExtractor):
 
   def __init__(self, params, is_training, **kwargs):
     super().__init__(params, is_training, **kwargs)
-    _check_stride(params, (16,), "faster_rcnn_inception_resnet_v2_keras")
+    _raise_first(_stride_problems(params, "faster_rcnn_inception_resnet_v2_keras"))
     full = keras.models.clone_model(
         keras.applications.InceptionResNetV2(include_top=False, weights=None,
                                              input_shape=(None, None, 3)),

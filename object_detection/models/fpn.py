@@ -18,6 +18,8 @@ class FeaturePyramid(CheckpointableCollections, keras.layers.Layer):
     backbone_max_level: int, coarsest level the backbone provides (5 for ResNet C5).
     depth: int, channels of every output (`additional_layer_depth`, 256).
 
+  Attributes (checkpoint children): lateral, smooth (lists indexed by level - min_level),
+    coarse (levels above backbone_max_level).
   Call: features, dict {level: [B, H/2^l, W/2^l, C_l]} for min_level..min(max, backbone_max)
     -> list of [B, H/2^l, W/2^l, depth] float32 for l = min_level..max_level.
   """

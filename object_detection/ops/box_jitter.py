@@ -2,6 +2,8 @@
 
 import tensorflow as tf
 
+from object_detection.core import randomness
+
 JITTER_MODES = ("default", "expand", "shrink", "expand_symmetric", "shrink_symmetric",
                 "expand_symmetric_xy", "shrink_symmetric_xy")
 
@@ -20,7 +22,8 @@ def random_jitter_boxes(boxes, ratio, jitter_mode="default", seed=None, distorti
     boxes: [N, 4] float32 normalized [ymin, xmin, ymax, xmax].
     ratio: float, maximum relative jitter.
     jitter_mode: one of JITTER_MODES.
-    seed: optional [2] int stateless seed (tf.random.stateless_uniform); None uses tf.random.
+    seed: optional [2] int stateless seed (tf.random.stateless_uniform); None takes the training
+      step's seed (core/randomness.py) inside a train step, else draws with tf.random.
     distortion: optional [N, 4] float32 in [0, 1] uniform draws to use instead of random ones
       (tests pin the arithmetic with it).
   Returns:
@@ -43,6 +46,7 @@ def random_jitter_boxes(boxes, ratio, jitter_mode="default", seed=None, distorti
 
   if distortion is None:
     shape = tf.stack([tf.shape(boxes)[0], 4])
+    seed = randomness.op_seed() if seed is None else seed
     if seed is None:
       distortion = tf.random.uniform(shape)
     else:

@@ -5,12 +5,15 @@ BalancedPositiveNegativeSampler with `is_static`): a random subset of at most
 
 import tensorflow as tf
 
+from object_detection.core import randomness
+
 
 def _random_ranks(candidates, seed):
   """[..., M] bool -> [..., M] int32 rank of each candidate in a random order (others: M)."""
   shape = tf.shape(candidates)
-  noise = tf.random.uniform(shape, seed=seed) if seed is None else (
-      tf.random.stateless_uniform(shape, seed=[seed, 0]))
+  stateless = [seed, 0] if seed is not None else randomness.op_seed()
+  noise = (tf.random.uniform(shape) if stateless is None
+           else tf.random.stateless_uniform(shape, seed=stateless))
   keys = tf.where(candidates, noise, -1.0)  # candidates first when sorted descending
   order = tf.argsort(keys, axis=-1, direction="DESCENDING", stable=True)
   ranks = tf.argsort(order, axis=-1, stable=True)
@@ -26,7 +29,8 @@ def balanced_sample(indicator, labels, batch_size, positive_fraction, seed=None)
     labels: [..., M] bool, True for positives.
     batch_size: int, the minibatch size per row.
     positive_fraction: float in [0, 1], the largest share of positives.
-    seed: optional int for a deterministic (stateless) sample; None draws fresh randomness.
+    seed: optional int for a deterministic (stateless) sample; None takes the training step's
+      seed (core/randomness.py) inside a train step, else draws fresh randomness.
   Returns:
     [..., M] bool, True for sampled entries: min(#pos, floor(batch_size * positive_fraction))
     positives and min(#neg, batch_size - sampled positives) negatives.

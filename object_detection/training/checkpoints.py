@@ -1,8 +1,14 @@
 """Training checkpoints (resume) and fine-tune restore.
 
 Training checkpoint layout (object graph keys): `step` (int64 global step), `model`,
-`optimizer`, and `moving_average` when EMA is on. `CheckpointManager` keeps the newest
-`max_to_keep` (7, the original's) as `<model_dir>/ckpt-<n>`; a run resumes from the latest.
+`optimizer`, `moving_average` when EMA is on, and what makes a resumed run continue exactly
+(issue #15): `seed` (int64, the run's seed), `input_position` (int64, the position of the first
+example of the last step's batch, data/resumable_order.py) and `rng` (Keras seed-generator
+states, e.g. of Dropout layers).
+`CheckpointManager` keeps the newest `max_to_keep` (7, the original's) as `<model_dir>/ckpt-<n>`;
+a run resumes from the latest. An interrupted save leaves a `ckpt-<n>_temp` folder (and, if it
+died after the files but before the `checkpoint` state file, `ckpt-<n>.*` files newer than the
+recorded latest): `remove_interrupted_saves` deletes them when training starts.
 
 Fine-tune restore (train_config.fine_tune_checkpoint[_type]): the model says what to restore
 through `model.restore_map(kind)` -> {name: trackable}; "fine_tune" is an alias of "detection".
@@ -17,12 +23,18 @@ the name maps of `object_detection.conversion` (no converted copy needed), for f
 
 import logging
 import os
+import re
+import secrets
 
 import tensorflow as tf
 
 from object_detection.core.errors import ConfigError
 
 FINE_TUNE_TYPES = ("detection", "classification", "full", "fine_tune")
+PREFIX = "ckpt"
+SEED_KEY = "seed/.ATTRIBUTES/VARIABLE_VALUE"
+
+log = logging.getLogger(__name__)
 
 
 def checkpoint_dir(path):
@@ -90,14 +102,106 @@ def restore_fine_tune(model, path, checkpoint_type="detection", checkpoint_versi
   return status
 
 
-def make_checkpoint(step, model, optimizer=None, moving_average=None):
-  """tf.train.Checkpoint with the training layout (see the module docstring)."""
-  kwargs = {"step": step, "model": model}
-  if optimizer is not None:
-    kwargs["optimizer"] = optimizer
-  if moving_average is not None:
-    kwargs["moving_average"] = moving_average
-  return tf.train.Checkpoint(**kwargs)
+def make_checkpoint(step, model, optimizer=None, moving_average=None, seed=None,
+                    input_position=None, rng=None):
+  """tf.train.Checkpoint with the training layout (see the module docstring).
+
+  Args:
+    step: int64 tf.Variable, the global step.
+    model, optimizer, moving_average: trackables (None: left out).
+    seed: optional int64 tf.Variable holding the run's seed.
+    input_position: optional int64 tf.Variable, the input position to resume at.
+    rng: optional list of Keras seed-generator state variables.
+  """
+  kwargs = {"step": step, "model": model, "optimizer": optimizer,
+            "moving_average": moving_average, "seed": seed, "input_position": input_position,
+            "rng": rng or None}
+  return tf.train.Checkpoint(**{k: v for k, v in kwargs.items() if v is not None})
+
+
+def saved_keys(checkpoint_path):
+  """Top-level object names saved in a checkpoint ({"step", "model", "data", ...})."""
+  return {name.split("/", 1)[0] for name, _ in tf.train.list_variables(checkpoint_path)
+          if not name.startswith("_CHECKPOINTABLE_OBJECT_GRAPH")}
+
+
+def input_position(checkpoint_path):
+  """The input position saved in a training checkpoint (0 when it holds none: a checkpoint of
+  an older version, or of a run whose input has no positions)."""
+  reader = tf.train.load_checkpoint(checkpoint_path)
+  key = "input_position/.ATTRIBUTES/VARIABLE_VALUE"
+  return int(reader.get_tensor(key)) if reader.has_tensor(key) else 0
+
+
+def resolve_seed(model_dir, requested=None):
+  """The run's seed: the one saved in model_dir's latest checkpoint when resuming, else
+  `requested`, else a fresh random one.
+
+  Raises:
+    ConfigError: `requested` differs from the seed the run in model_dir was started with (the
+      resumed run could not continue exactly).
+  """
+  path = latest_training(model_dir)
+  if path is not None:
+    reader = tf.train.load_checkpoint(path)
+    if reader.has_tensor(SEED_KEY):
+      saved = int(reader.get_tensor(SEED_KEY))
+      if requested is not None and int(requested) != saved:
+        raise ConfigError(
+            f"--seed: {model_dir} holds a run started with seed {saved} (got {requested}; "
+            f"expected {saved} to resume it, or a new --model_dir for a new seed)")
+      return saved
+  if requested is not None:
+    return int(requested)
+  return secrets.randbelow(2 ** 31 - 1)
+
+
+def _recorded_latest_step(directory):
+  state = tf.train.get_checkpoint_state(directory)
+  if state is None or not state.model_checkpoint_path:
+    return None
+  match = re.search(rf"{PREFIX}-(\d+)$", state.model_checkpoint_path)
+  return int(match.group(1)) if match else None
+
+
+def remove_interrupted_saves(directory):
+  """Deletes what interrupted saves left in a training directory; returns the removed paths.
+
+  - `ckpt-<n>_temp` folders (a save killed while writing its shards; never valid);
+  - `checkpoint.tmp*` (the state file's temporary copy);
+  - when a `checkpoint` state file exists: `ckpt-<n>.index` / `.data-*` files with n above the
+    recorded latest checkpoint (the save finished its files but not the state file, so the
+    resumed run will write step n again). Without a state file nothing else is touched.
+  """
+  if not tf.io.gfile.isdir(directory):
+    return []
+  removed = []
+  for path in (tf.io.gfile.glob(os.path.join(directory, f"{PREFIX}-*_temp"))
+               + tf.io.gfile.glob(os.path.join(directory, "checkpoint.tmp*"))):
+    if tf.io.gfile.isdir(path):
+      tf.io.gfile.rmtree(path)
+    else:
+      tf.io.gfile.remove(path)
+    removed.append(path)
+  latest_step = _recorded_latest_step(directory)
+  if latest_step is not None:
+    for path in tf.io.gfile.glob(os.path.join(directory, f"{PREFIX}-*")):
+      match = re.match(rf"{PREFIX}-(\d+)\.(index|data-\d+-of-\d+)$", os.path.basename(path))
+      if match and int(match.group(1)) > latest_step:
+        tf.io.gfile.remove(path)
+        removed.append(path)
+  for path in removed:
+    log.warning("removed %s (left by an interrupted checkpoint save)", path)
+  return removed
+
+
+def write_copy(prefix, step, model, moving_average=None):
+  """Writes `model` (+ EMA shadows) and `step` at `prefix` (`<prefix>.index`, `.data-*`; no
+  numbering, no `checkpoint` state file), restorable by `restore_for_eval` like a checkpoint of
+  the train loop: the save counter is written too, as `Checkpoint.save` does."""
+  ckpt = make_checkpoint(tf.Variable(step, dtype=tf.int64), model, moving_average=moving_average)
+  _ = ckpt.save_counter  # the property creates it: `write` alone would leave it out
+  return ckpt.write(prefix)
 
 
 def step_of(checkpoint_path):
@@ -127,5 +231,11 @@ def restore_for_eval(model, checkpoint_path, moving_average=None):
 
 def latest(model_dir):
   """Newest checkpoint prefix in model_dir (or its zoo-layout checkpoint/) or None."""
-  return tf.train.latest_checkpoint(checkpoint_dir(model_dir)) if os.path.isdir(model_dir) \
+  return tf.train.latest_checkpoint(checkpoint_dir(model_dir)) if tf.io.gfile.isdir(model_dir) \
       else None
+
+
+def latest_training(model_dir):
+  """Newest checkpoint of the training run in model_dir (not a zoo checkpoint/ beside it) or
+  None."""
+  return tf.train.latest_checkpoint(model_dir) if tf.io.gfile.isdir(model_dir) else None

@@ -1,6 +1,7 @@
 """TensorBoard summaries of training: every loss, learning rate, steps/s, prediction images.
 
-Tags are the original's (`Loss/...`, `learning_rate`, `steps_per_sec`, `train_input_images`).
+Tags are the original's (`Loss/...`, `learning_rate`, `steps_per_sec`, `train_input_images`), plus
+`Input/...` counts of bad input records and files that were skipped (data/record_guard.py).
 Call inside `writer.as_default()`.
 """
 
@@ -30,6 +31,22 @@ def write_scalars(losses, learning_rate, steps_per_sec, step):
     scalar(name, value, step)
   scalar("learning_rate", learning_rate, step)
   scalar("steps_per_sec", steps_per_sec, step)
+
+
+def write_input_health(step, last=None):
+  """Writes `Input/skipped_records`, `Input/unreadable_files` (totals of the run's readers) and
+  the `Input/skipped` text (recent file:record messages) when they changed since `last`.
+
+  Returns:
+    the totals written (pass them as `last` next time).
+  """
+  from object_detection.data import record_guard  # pylint: disable=import-outside-toplevel
+  totals = record_guard.totals()
+  if totals != last and any(totals.values()):
+    for key, value in totals.items():
+      scalar(f"Input/{key}", value, step)
+    tf.summary.text("Input/skipped", "\n\n".join(record_guard.recent_messages()), step=step)
+  return totals
 
 
 def _display_image(preprocessed):

@@ -12,6 +12,7 @@ Returned losses are the un-normalized per-replica values keyed by `fields.LossNa
 import tensorflow as tf
 
 from object_detection.core import fields
+from object_detection.core import randomness
 
 IMAGE = fields.InputDataFields.image
 TRUE_SHAPE = fields.InputDataFields.true_image_shape
@@ -33,15 +34,17 @@ def compute_losses(model, features, labels, training=True, add_regularization_lo
 
 
 def make_replica_step(model, optimizer, global_step, num_replicas, gradient_clipping_by_norm=0.0,
-                      add_regularization_loss=True, moving_average=None, jit_compile=False):
+                      add_regularization_loss=True, moving_average=None, jit_compile=False,
+                      seed=0):
   """Returns step(features, labels) -> losses dict, to run with `strategy.run`.
 
   With jit_compile the forward/backward pass is compiled by XLA (the optimizer update stays
-  outside: Keras' distributed update is not XLA-compilable in replica context).
+  outside: Keras' distributed update is not XLA-compilable in replica context). The model's
+  random ops draw stateless seeds keyed by (seed, global step, replica) (core/randomness.py).
   """
 
-  def forward_backward(features, labels):
-    with tf.GradientTape() as tape:
+  def forward_backward(features, labels, step_seed):
+    with tf.GradientTape() as tape, randomness.step_scope(step_seed):
       losses, _ = compute_losses(model, features, labels, True, add_regularization_loss)
       normalized = losses[TOTAL] / tf.cast(num_replicas, tf.float32)
     variables = model.trainable_variables
@@ -58,7 +61,10 @@ def make_replica_step(model, optimizer, global_step, num_replicas, gradient_clip
     forward_backward = tf.function(forward_backward, jit_compile=True)
 
   def step(features, labels):
-    losses, grads = forward_backward(features, labels)
+    context = tf.distribute.get_replica_context()
+    replica = context.replica_id_in_sync_group if context is not None else 0
+    step_seed = randomness.step_seed(seed, global_step.read_value(), replica)
+    losses, grads = forward_backward(features, labels, step_seed)
     optimizer.apply_gradients(zip(grads, model.trainable_variables))
     global_step.assign_add(1)
     if moving_average is not None:

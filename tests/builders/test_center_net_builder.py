@@ -138,6 +138,19 @@ def test_missing_object_center_and_bad_stds():
     center_net_builder.build_feature_extractor(config, True)
 
 
+def test_bad_mobilenet_options_are_config_errors():
+  config = _tiny()
+  config.feature_extractor.type = "mobilenet_v2_fpn"
+  config.feature_extractor.depth_multiplier = 0.0
+  config.feature_extractor.upsampling_interpolation = "cubic"
+  with pytest.raises(ConfigError) as info:
+    center_net_builder.build_feature_extractor(config, True)
+  assert ("model.center_net.feature_extractor.depth_multiplier: must be positive (got 0; "
+          "expected a width multiplier > 0, e.g. 1.0)") in str(info.value)
+  assert ("model.center_net.feature_extractor.upsampling_interpolation: unknown interpolation "
+          "(got 'cubic'; expected one of: nearest, bilinear)") in str(info.value)
+
+
 def test_unsupported_tasks_and_nms_are_refused():
   config = _tiny()
   config.keypoint_estimation_task.add().task_name = "human_pose"

@@ -4,6 +4,7 @@ the error messages of bad configs."""
 
 import dataclasses
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -32,11 +33,10 @@ def _count(variables):
 
 def _small(model):
   """Cuts proposal / detection counts so a forward pass at a small size is cheap."""
-  p = model.params
-  model.params = dataclasses.replace(
-      p, first_stage_max_proposals=4, second_stage_batch_size=4,
-      second_stage_nms=dataclasses.replace(p.second_stage_nms, max_detections_per_class=2,
-                                           max_total_detections=2))
+  model.proposal_generator.max_proposals = 4
+  heads = model.roi_heads
+  heads.batch_size = 4
+  heads.nms = dataclasses.replace(heads.nms, max_detections_per_class=2, max_total_detections=2)
 
 
 def _groundtruth(size, num_classes):
@@ -85,7 +85,7 @@ def test_reference_train_step_at_reduced_size(reference_model):
   grads = tape.gradient(total, model.trainable_variables)
   expected = {L.rpn_localization, L.rpn_objectness, L.box_classifier_localization,
               L.box_classifier_classification}
-  if model.mask_head is not None:
+  if model.roi_heads.mask_head is not None:
     expected.add(L.box_classifier_mask)
   assert set(losses) == expected
   assert np.isfinite(total.numpy())
@@ -141,10 +141,10 @@ def _config(text=TINY, **replace):
 
 
 @pytest.mark.slow
-def test_tiny_fpn_deep_head_end_to_end():
+def test_tiny_fpn_deep_head_end_to_end(tmp_path):
   model = faster_rcnn_builder.build(_config(), is_training=True)
-  assert model.mask_head.input_kind == "roi_features"
-  assert model.params.allowed_masked_classes_ids == (1, 2)
+  assert model.roi_heads.mask_head.input_kind == "roi_features"
+  assert model.roi_heads.allowed_masked_classes_ids == (1, 2)
   images = tf.random.uniform([1, 64, 64, 3], 0, 255)
   x, shapes = model.preprocess(images)
   assert x.shape == (1, 64, 64, 3)
@@ -156,6 +156,12 @@ def test_tiny_fpn_deep_head_end_to_end():
   assert losses[L.box_classifier_mask].numpy() > 0.0
   det = model.postprocess(model.predict(x, shapes), shapes)
   assert det[fields.DetectionResultFields.detection_masks].shape == (1, 5, 8, 8)
+  # Every weight reaches the checkpoint (FPN levels and deep-head convs are kept in lists).
+  path = tf.train.Checkpoint(model=model).write(str(tmp_path / "ckpt"))
+  saved = {n: s for n, s in tf.train.list_variables(path) if n.endswith("VARIABLE_VALUE")}
+  assert sum(int(np.prod(s)) for s in saved.values()) == _count(model.weights)
+  assert any(n.startswith("model/feature_extractor/fpn/lateral/0/") for n in saved)
+  assert any(n.startswith("model/roi_heads/mask_head/convnet/") for n in saved)
 
 
 @pytest.mark.parametrize("replace,match", [
@@ -176,6 +182,59 @@ def test_tiny_fpn_deep_head_end_to_end():
 def test_bad_configs(replace, match):
   with pytest.raises(ConfigError, match=match):
     faster_rcnn_builder.build(_config(**replace), is_training=True)
+
+
+def test_check_lists_every_problem_without_building(monkeypatch):
+  """Load-time validation (config/validation.py) runs faster_rcnn_builder.check through the
+  META_ARCHITECTURES registry: it reports every problem at once, each as build words it,
+  and constructs no layer."""
+  from object_detection.config import validation  # pylint: disable=import-outside-toplevel
+  from object_detection.core import registries  # pylint: disable=import-outside-toplevel
+  from object_detection.core.problems import Problems  # pylint: disable=import-outside-toplevel
+  assert registries.META_ARCHITECTURES.get("faster_rcnn") is faster_rcnn_builder
+  bad = {"allowed_masked_classes_ids: [1, 2]": "allowed_masked_classes_ids: [4]",
+         "initial_crop_size: 4": "initial_crop_size: 0",
+         "first_stage_max_proposals: 8": "first_stage_max_proposals: 0",
+         "fpn { min_level: 2 max_level: 6": "fpn { min_level: 1 max_level: 6",
+         "mask_head_num_filters: 4": "mask_head_num_filters: 4 mask_head_upsample_factor: 3",
+         "'hourglass20'": "'hourglass_20'"}
+  built = []
+  monkeypatch.setattr(keras.layers.Layer, "__init__", lambda *a, **k: built.append(a[0]))
+  problems = Problems()
+  faster_rcnn_builder.check(_config(**{"'hourglass20'": "'hourglass_20'"}), problems)
+  assert problems.lines == [
+      "model.faster_rcnn.second_stage_box_predictor.mask_rcnn_box_predictor."
+      "mask_head_network_type: unknown Mask R-CNN mask head 'hourglass_20' (did you mean "
+      "\"hourglass20\"?) (expected one of: " +
+      ", ".join(registries.MASK_RCNN_MASK_HEADS.names()) + ")"]
+  del bad["'hourglass20'"]
+  problems = Problems()
+  faster_rcnn_builder.check(_config(**bad), problems)
+  assert not built
+  fields_named = [line.split(":")[0] for line in problems.lines]
+  assert fields_named == [
+      "model.faster_rcnn.feature_extractor.fpn",
+      "model.faster_rcnn.first_stage_anchor_generator.multiscale_anchor_generator",
+      "model.faster_rcnn.first_stage_max_proposals",
+      "model.faster_rcnn.second_stage_box_predictor.mask_rcnn_box_predictor.mask_height",
+      "model.faster_rcnn.initial_crop_size",
+      "model.faster_rcnn.allowed_masked_classes_ids"], problems.lines
+  monkeypatch.undo()
+  with pytest.raises(ConfigError) as raised:
+    faster_rcnn_builder.build(_config(**bad), is_training=True)
+  assert str(raised.value) == "\n".join(problems.lines)
+  pipeline = pipeline_pb2.TrainEvalPipelineConfig()
+  pipeline.model.faster_rcnn.CopyFrom(_config(**bad))
+  assert set(problems.lines) <= set(validation.check(pipeline))
+
+
+def test_model_carries_the_mask_supervised_class_ids():
+  model = faster_rcnn_builder.build(_config(), is_training=True)
+  assert model.mask_supervised_class_ids == [1, 2]
+  text = TINY.replace("  use_gt_boxes_for_masks: true\n  allowed_masked_classes_ids: [1, 2]\n",
+                      "")
+  assert faster_rcnn_builder.build(_config(text), is_training=True).mask_supervised_class_ids \
+      is None
 
 
 def test_fpn_extractor_needs_multiscale_anchors():
@@ -202,13 +261,20 @@ def test_shipped_configs_load_and_build(name):
   assert text.startswith("# ====") and "# Paper:" in text and "# Expected:" in text
   model = model_builder.build(pipeline.model, is_training=True)
   kind, allowed, size = SHIPPED[name]
-  assert model.mask_head.input_kind == kind
-  assert len(model.params.allowed_masked_classes_ids) == (allowed or 0)
-  assert model.params.use_gt_boxes_for_masks == bool(allowed)
+  assert model.roi_heads.mask_head.input_kind == kind
+  assert len(model.roi_heads.allowed_masked_classes_ids) == (allowed or 0)
+  assert model.roi_heads.use_gt_boxes_for_masks == bool(allowed)
   assert len(model.feature_extractor.features_strides) == 5
   x, shapes = model.preprocess(tf.zeros([1, 48, 64, 3]))
   assert x.shape == (1, size, size, 3)
   np.testing.assert_array_equal(shapes.numpy(), [[size * 3 // 4, size, 3]])
+
+
+def _deviation_ids(faster_rcnn):
+  from object_detection.config import deviations  # pylint: disable=import-outside-toplevel
+  pipeline = pipeline_pb2.TrainEvalPipelineConfig()
+  pipeline.model.faster_rcnn.CopyFrom(faster_rcnn)
+  return deviations.warn_about(pipeline)
 
 
 def test_hyperparams_reach_the_heads():
@@ -220,8 +286,16 @@ def test_hyperparams_reach_the_heads():
       "      mask_head_network_type: 'default'\n").replace(
           "      mask_head_network_type: 'hourglass20'\n", "")
   model = faster_rcnn_builder.build(_config(text), is_training=True)
-  head = model.mask_head
+  head = model.roi_heads.mask_head
   assert head.input_kind == "box_classifier_features"
-  norm = head.params.layer_params.make_batch_norm()
+  norm = head.params.hyperparams.build_normalization()
   assert norm.momentum == pytest.approx(0.9) and not norm.trainable
-  assert not head.params.layer_params.layer_kwargs()["use_bias"]
+  assert not head.params.hyperparams.layer_kwargs()["use_bias"]
+  # docs/DEVIATIONS.md D7 (warned at config load): batch norm trained on the mask RoIs only.
+  assert "D7" not in _deviation_ids(_config(text))                       # train: false
+  text = text.replace("train: false", "train: true")
+  assert "D7" not in _deviation_ids(_config(text))                        # masks on GT boxes
+  assert "D7" in _deviation_ids(_config(text.replace("use_gt_boxes_for_masks: true", "")))
+  assert "D7" not in _deviation_ids(_config(TINY.replace("use_gt_boxes_for_masks: true", "")))
+  # D8 (pre-NMS top-k) concerns every R-CNN config.
+  assert _deviation_ids(_config(TINY)) == ["D8"]

@@ -7,6 +7,7 @@ import tensorflow as tf
 from google.protobuf import text_format
 
 from object_detection.builders import hyperparams_builder
+from object_detection.core import layer_hyperparams
 from object_detection.core.errors import ConfigError
 from object_detection.protos import hyperparams_pb2
 
@@ -24,10 +25,9 @@ def _build(text):
 
 def test_reference_conv_hyperparams():
   hp = _build(REFERENCE_CONV)
-  assert hp.op == "conv"
   assert hp.activation == "relu"
   assert hp.batch_norm is None and hp.use_bias
-  kwargs = hp.conv_kwargs()
+  kwargs = hp.layer_kwargs()
   assert isinstance(kwargs["kernel_initializer"], keras.initializers.TruncatedNormal)
   assert kwargs["kernel_initializer"].get_config()["stddev"] == pytest.approx(0.01)
   assert kwargs["kernel_regularizer"].get_config()["l2"] == 0.0
@@ -78,8 +78,8 @@ def test_variance_scaling_statistics_match_slim():
 
 def test_fresh_initializer_per_layer():
   hp = _build(REFERENCE_CONV)
-  a = keras.layers.Conv2D(4, 3, **hp.conv_kwargs())
-  b = keras.layers.Conv2D(4, 3, **hp.conv_kwargs())
+  a = keras.layers.Conv2D(4, 3, **hp.layer_kwargs())
+  b = keras.layers.Conv2D(4, 3, **hp.layer_kwargs())
   a.build((None, 8, 8, 2))
   b.build((None, 8, 8, 2))
   assert not np.allclose(a.kernel.numpy(), b.kernel.numpy())
@@ -87,7 +87,7 @@ def test_fresh_initializer_per_layer():
 
 def test_batch_norm_params_and_bias():
   hp = _build(REFERENCE_CONV + "batch_norm { decay: 0.9 epsilon: 0.01 scale: true }")
-  assert hp.batch_norm == hyperparams_builder.BatchNormParams(
+  assert hp.batch_norm == layer_hyperparams.BatchNormParams(
       momentum=pytest.approx(0.9), epsilon=pytest.approx(0.01), center=True, scale=True,
       train=True, synchronized=False)
   assert not hp.use_bias  # centred batch norm follows
@@ -117,9 +117,8 @@ def test_activations(activation, expected):
   hp = _build(REFERENCE_CONV + f"activation: {activation}")
   layer = hp.build_activation()
   np.testing.assert_allclose(layer(tf.constant([-1.0, 0.5, 8.0])).numpy(), expected, rtol=1e-5)
-  assert hp.layer_kwargs(include_activation=True)["activation"] == (
-      None if activation == "NONE" else {"RELU": "relu", "RELU_6": "relu6",
-                                         "SWISH": "swish"}[activation])
+  assert hp.activation == (None if activation == "NONE" else {
+      "RELU": "relu", "RELU_6": "relu6", "SWISH": "swish"}[activation])
 
 
 @pytest.mark.parametrize("mode", ["eager", "tf_function"])
@@ -135,13 +134,6 @@ def test_conv_block(mode):
   assert block.conv.bias is None  # the centred batch norm carries the offset
   # conv kernel + BN gamma/beta trainable; moving mean/var not.
   assert len(block.trainable_weights) == 3 and len(block.non_trainable_weights) == 2
-
-
-def test_dense_block_without_batch_norm():
-  hp = _build("op: FC initializer { variance_scaling_initializer {} } activation: NONE")
-  block = hp.dense_block(5)
-  out = block(tf.ones([3, 7]))
-  assert out.shape == (3, 5) and block.norm is None and block.dense.bias is not None
 
 
 @pytest.mark.parametrize("text, message", [
@@ -171,24 +163,19 @@ def test_reference_config_hyperparams_build(name, shared_dir):
                              pipeline_pb2.TrainEvalPipelineConfig())
   frcnn = config.model.faster_rcnn
   rpn = hyperparams_builder.build(frcnn.first_stage_box_predictor_conv_hyperparams)
-  assert rpn.op == "conv" and rpn.initializer.name == "TruncatedNormal"
+  assert rpn.initializer.name == "TruncatedNormal"
   predictor = frcnn.second_stage_box_predictor.mask_rcnn_box_predictor
   fc = hyperparams_builder.build(predictor.fc_hyperparams)
-  assert fc.op == "fc" and fc.initializer.name == "VarianceScaling"
+  assert fc.initializer.name == "VarianceScaling"
   assert dict(fc.initializer.config)["mode"] == "fan_avg"
   if predictor.HasField("conv_hyperparams"):
     assert hyperparams_builder.build(predictor.conv_hyperparams).batch_norm is None
 
 
-def test_keras_configs_round_trip_through_keras_get():
-  hp = _build(REFERENCE_CONV.replace("weight: 0.0", "weight: 0.5") + "batch_norm { decay: 0.9 }")
-  init = keras.initializers.get(hp.initializer.keras_config())
-  assert isinstance(init, keras.initializers.TruncatedNormal)
-  assert init.get_config()["stddev"] == pytest.approx(0.01)
-  reg = keras.regularizers.get(hp.regularizer.keras_config())
-  assert reg.get_config()["l2"] == pytest.approx(0.25)
-  assert hp.batch_norm_kwargs() == dict(momentum=pytest.approx(0.9), epsilon=pytest.approx(0.001),
-                                        center=True, scale=False, synchronized=False)
-  assert _build(REFERENCE_CONV).batch_norm_kwargs() is None
-  assert _build("initializer { keras_initializer_by_name: 'he_normal' }").initializer \
-      .keras_config() == "he_normal"
+def test_unset_message_gives_the_default():
+  default = layer_hyperparams.LayerHyperparams(activation=None)
+  assert hyperparams_builder.build(hyperparams_pb2.Hyperparams(), default=default) is default
+  assert hyperparams_builder.build(text_format.Parse(REFERENCE_CONV, hyperparams_pb2.Hyperparams()),
+                                   default=default).activation == "relu"
+  with pytest.raises(ConfigError, match="no initializer set"):
+    hyperparams_builder.build(hyperparams_pb2.Hyperparams())

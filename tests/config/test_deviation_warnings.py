@@ -37,6 +37,21 @@ def test_crop_mode_weak_losses(field, deviation):
                        f"{DEEPMAC}.predict_full_resolution_masks=true"]) == ["D6"]
 
 
+MOBILE_DEEPMAC = REPO / "configs" / "tf2" / "center_net_deepmac_mobilenetv2fpn_512x512_coco_tpu-8.config"
+MOBILE_FPN = REPO / "configs" / "tf2" / "centernet_mobilenetv2fpn_512x512_coco17_od.config"
+
+
+def test_mobile_backbones():
+  # Sets use_separable_conv with the _sep_conv type, and use_depthwise (CenterNet honours it in
+  # the original too); it pads (D1).
+  assert _ids(MOBILE_FPN) == ["D1"]
+  bare = loader.load_pipeline_config(str(MOBILE_FPN))
+  bare.model.center_net.feature_extractor.ClearField("use_separable_conv")
+  assert deviations.warn_about(bare) == ["D1", "D9"]
+  assert _ids(MOBILE_DEEPMAC) == ["D1", "D5"]
+  assert _ids(MOBILE_DEEPMAC, ["model.center_net.use_depthwise=true"]) == ["D1", "D5", "D10"]
+
+
 def test_moving_average_export():
   assert _ids(SHAPES, ["train_config.optimizer.use_moving_average=true"]) == ["D4"]
 

@@ -1,5 +1,6 @@
 """Tiny generated COCO datasets for the dataset-tools tests (64x48, 32x32 and 40x40 images)."""
 
+import copy
 import io
 import json
 import os
@@ -89,7 +90,7 @@ class TinyCoco:
             {"id": 30, "image_id": 3, "category_id": 7, "iscrowd": 0, "area": 400.0,
              "bbox": [20, 0, 20, 20], "segmentation": [[20, 0, 40, 0, 40, 20, 20, 20]]},
         ],
-        "categories": CATEGORIES,
+        "categories": copy.deepcopy(CATEGORIES),  # tests mutate entries
     }
     self.save()
 

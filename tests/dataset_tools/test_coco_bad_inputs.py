@@ -215,5 +215,6 @@ def test_bad_inputs_in_parallel_mode(tiny_coco, tmp_path, helpers):
         image_dir=tiny_coco.image_dir, annotations_file=tiny_coco.annotations_file,
         output_base=str(tmp_path / "out" / "p"), num_shards=1, include_masks=True, num_workers=2,
         progress_stream=None, strict=True)
-  assert os.listdir(tmp_path / "out") == [os.path.basename(summary.output_paths[0])]
+  assert sorted(os.listdir(tmp_path / "out")) == [os.path.basename(summary.output_paths[0]),
+                                                  os.path.basename(summary.manifest_path)]
   assert open(summary.output_paths[0], "rb").read() == before  # the failed strict run kept it

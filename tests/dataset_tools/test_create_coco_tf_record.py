@@ -36,7 +36,8 @@ def test_cli_converts_every_segmentation_kind(tiny_coco, tmp_path, helpers, caps
       f"--train_image_dir={tiny_coco.image_dir}", f"--train_annotations_file={tiny_coco.annotations_file}",
       f"--output_dir={out}", "--include_masks", "--num_shards=2", "--num_workers=1"])
   assert code == 0
-  assert sorted(os.listdir(out)) == ["coco_train.record-00000-of-00002", "coco_train.record-00001-of-00002"]
+  assert sorted(os.listdir(out)) == ["coco_train.record-00000-of-00002", "coco_train.record-00001-of-00002",
+                                     "coco_train.record-of-00002.manifest.json"]
   shard0 = helpers.parse_records([out / "coco_train.record-00000-of-00002"])
   shard1 = helpers.parse_records([out / "coco_train.record-00001-of-00002"])
   # Round-robin in input order: images 1 and 3 in shard 0, image 2 in shard 1.
@@ -101,7 +102,8 @@ def test_interrupted_run_leaves_no_final_shard_and_keeps_old_outputs(tiny_coco, 
   monkeypatch.setattr(dataset_util, "make_tf_example", failing)
   with pytest.raises(KeyboardInterrupt):
     _convert(tiny_coco, tmp_path, num_shards=2)
-  assert sorted(glob.glob(str(tmp_path / "*"))) == sorted(good.output_paths)  # no *.tmp-* left
+  assert sorted(glob.glob(str(tmp_path / "*"))) == sorted(
+      good.output_paths + [good.manifest_path])  # no *.tmp-* left
   assert {p: open(p, "rb").read() for p in good.output_paths} == before
   # A fresh directory: the interrupted run creates nothing that looks like a shard.
   with pytest.raises(KeyboardInterrupt):
@@ -124,7 +126,8 @@ def test_default_shard_counts_are_the_originals(tiny_coco, tmp_path):
       f"--output_dir={tmp_path}", "--num_workers=1", "--quiet"])
   assert code == 0
   names = sorted(os.listdir(tmp_path))
-  assert len(names) == 50 and names[0] == "coco_val.record-00000-of-00050"
+  assert len(names) == 51 and names[0] == "coco_val.record-00000-of-00050"
+  assert names[-1] == "coco_val.record-of-00050.manifest.json"
 
 
 def test_testdev_image_info_without_annotations(tiny_coco, tmp_path, helpers):
@@ -257,7 +260,8 @@ def test_model_garden_naming_and_label_map_for_the_deepmac_configs(tiny_coco, tm
       "--quiet"])
   assert code == 0
   names = sorted(os.listdir(out))
-  assert len(names) == 256 + 32 + 1
+  assert len(names) == 256 + 32 + 2 + 1  # shards, 2 manifests, label map
+  assert "train2017-of-00256.manifest.json" in names and "val2017-of-00032.manifest.json" in names
   assert "train2017-00255-of-00256.tfrecord" in names and "val2017-00031-of-00032.tfrecord" in names
   assert len(glob.glob(str(out / "train2017-?????-of-00256.tfrecord"))) == 256  # the configs' glob
   assert label_map_util.get_label_map_dict(str(out / "label_map.txt")) == {'hot "dog"': 3, "dog": 7}

@@ -159,11 +159,34 @@ def test_missing_label_map_is_an_error(voc, tmp_path, capsys):
   assert not output.exists()
 
 
-def test_malformed_xml_is_reported_and_skipped(voc, tmp_path, helpers, capsys):
+@pytest.mark.parametrize("old, new, message", [
+    ("<xmin>2</xmin>", "<xmin>two</xmin>", "<bndbox> needs numbers xmin, ymin, xmax, ymax"),
+    ("<xmin>2</xmin>", "<xmin>nan</xmin>", "<bndbox> values must be finite"),
+    ("<xmax>12</xmax>", "<xmax>99</xmax>", "<bndbox> is empty or leaves the 32x32 image (got "
+                                           "xmin=2, ymin=4, xmax=99, ymax=30)"),
+    ("<xmax>12</xmax>", "<xmax>2</xmax>", "<bndbox> is empty or leaves the 32x32 image"),
+    ("<difficult>0</difficult>", "<difficult>maybe</difficult>",
+     "<difficult> and <truncated> must be 0 or 1 (got 'maybe', '0')"),
+])
+def test_bad_object_costs_only_that_object(voc, tmp_path, helpers, capsys, old, new, message):
   xml = voc[0] / "VOC2012" / "Annotations" / "2012_000002.xml"
-  xml.write_text(xml.read_text().replace("<xmin>2</xmin>", "<xmin>two</xmin>"))
+  xml.write_text(xml.read_text().replace(old, new))
   code, output = _run(voc, tmp_path)
   assert code == 0
   err = capsys.readouterr().err
-  assert "2012_000002.xml: malformed VOC annotation (ValueError: could not convert string to float" in err
+  assert f"2012_000002.jpg: object 0 skipped, {message}" in err
+  records = helpers.parse_records([output])
+  assert len(records) == 2  # the image stays, without the bad object
+  assert not records[1].features.feature["image/object/bbox/xmin"].float_list.value
+
+
+@pytest.mark.parametrize("old, new", [("<width>32</width>", "<width>0</width>"),
+                                      ("<height>32</height>", "<height>x</height>")])
+def test_bad_image_size_costs_only_that_image(voc, tmp_path, helpers, capsys, old, new):
+  # A zero size used to divide by zero and end the whole conversion with a traceback.
+  xml = voc[0] / "VOC2012" / "Annotations" / "2012_000002.xml"
+  xml.write_text(xml.read_text().replace(old, new))
+  code, output = _run(voc, tmp_path)
+  assert code == 0
+  assert "<size> needs integer <width> and <height> > 0" in capsys.readouterr().err
   assert len(helpers.parse_records([output])) == 1

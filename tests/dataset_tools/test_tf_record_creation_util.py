@@ -22,7 +22,8 @@ def test_shards_get_the_original_names_and_round_robin_content(tmp_path):
       writers[i % 3].write(f"r{i}".encode())
     assert sorted(os.listdir(tmp_path)) == sorted(
         f"out.record-0000{i}-of-00003.tmp-{os.getpid()}" for i in range(3))
-  assert sorted(os.listdir(tmp_path)) == [f"out.record-0000{i}-of-00003" for i in range(3)]
+  assert sorted(os.listdir(tmp_path)) == [f"out.record-0000{i}-of-00003" for i in range(3)] + [
+      "out.record-of-00003.manifest.json"]
   assert _records(base + "-00000-of-00003") == [b"r0", b"r3", b"r6"]
   assert _records(base + "-00002-of-00003") == [b"r2", b"r5"]
 
@@ -38,7 +39,8 @@ def test_failure_leaves_no_shard_and_keeps_existing_outputs(tmp_path):
       writers = tf_record_creation_util.open_sharded_output_tfrecords(stack, base, 2)
       writers[0].write(b"new0")
       raise RuntimeError("boom")
-  assert sorted(os.listdir(tmp_path)) == ["out.record-00000-of-00002", "out.record-00001-of-00002"]
+  assert sorted(os.listdir(tmp_path)) == ["out.record-00000-of-00002", "out.record-00001-of-00002",
+                                          "out.record-of-00002.manifest.json"]
   assert _records(base + "-00000-of-00002") == [b"old0"]
 
 

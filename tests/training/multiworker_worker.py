@@ -28,7 +28,7 @@ def main(model_dir, out, num_steps):
     schedule = ls.ConstantSchedule(0.01)
     return keras.optimizers.SGD(schedule, momentum=0.9), schedule
 
-  def dataset_fn(ctx):
+  def dataset_fn(ctx, seed, start):
     batch = ctx.get_per_replica_batch_size(4)
     proto = testing.TinyCenterModel()
     # each worker sees different images (seed = its pipeline id)

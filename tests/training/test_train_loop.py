@@ -2,6 +2,7 @@
 
 import glob
 import os
+import signal
 
 import keras
 import numpy as np
@@ -11,6 +12,7 @@ from tensorflow.python.framework import config as tf_config  # disable_op_determ
 
 from object_detection.core.errors import ConfigError
 from object_detection.training import checkpoints
+from object_detection.training import interrupts
 from object_detection.training import learning_schedules as ls
 from object_detection.training import testing
 from object_detection.training import train_loop
@@ -31,7 +33,7 @@ def _deterministic_ops():
 def _dataset_fn(num_images=2, batch_size=2):
   proto = testing.TinyCenterModel()
   ds = testing.synthetic_dataset(proto, num_images=num_images, batch_size=batch_size)
-  return lambda ctx: ds
+  return lambda ctx, seed, start: ds
 
 
 def _optimizer_fn(lr=0.01):
@@ -41,7 +43,7 @@ def _optimizer_fn(lr=0.01):
   return fn
 
 
-def _train(model_dir, num_steps, lr=0.01, **kw):
+def _train(model_dir, num_steps, lr=0.01, on_line=None, **kw):
   settings = train_loop.TrainSettings(num_steps=num_steps, checkpoint_every_n=3, steps_per_loop=2,
                                       log_every_n=1, num_summary_images=1, **kw)
   lines = []
@@ -51,8 +53,13 @@ def _train(model_dir, num_steps, lr=0.01, **kw):
     holder["model"] = testing.TinyCenterModel(seed=3)
     return holder["model"]
 
+  def progress(line):
+    lines.append(line)
+    if on_line is not None:
+      on_line(line)
+
   step = train_loop.train(model_fn, _optimizer_fn(lr), _dataset_fn(), str(model_dir), settings,
-                          progress=lines.append)
+                          progress=progress)
   return step, holder["model"], lines
 
 
@@ -138,3 +145,31 @@ def test_use_bfloat16_trains_with_float32_variables(tmp_path):
   checkpoints.restore_for_eval(restored, tf.train.latest_checkpoint(tmp_path))
   for a, b in zip(_weights(model), _weights(restored)):
     np.testing.assert_array_equal(a, b)
+
+
+def test_ctrl_c_saves_the_current_step_and_the_resume_is_exact(tmp_path):
+  _, full, _ = _train(tmp_path / "a", 6, seed=4)
+
+  def ctrl_c_at_step_2(line):
+    if line.startswith("step 2/"):
+      os.kill(os.getpid(), signal.SIGINT)  # lands in the watchdog; no KeyboardInterrupt
+  with pytest.raises(interrupts.TrainingInterrupted) as e:
+    _train(tmp_path / "b", 6, on_line=ctrl_c_at_step_2, seed=4)
+  assert 2 <= e.value.step < 6 and e.value.exit_status == 130
+  assert f"stopped by SIGINT at step {e.value.step}" in str(e.value)
+  assert tf.train.latest_checkpoint(tmp_path / "b").endswith(f"ckpt-{e.value.step}")
+  step, resumed, lines = _train(tmp_path / "b", 6)  # seed 4 comes from the checkpoint
+  assert step == 6 and lines[0].endswith(f"at step {e.value.step} (seed 4)")
+  for a, b in zip(_weights(full), _weights(resumed)):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_a_checkpoint_without_input_position_resumes_with_a_warning(tmp_path):
+  step = tf.Variable(5, dtype=tf.int64)
+  path = tf.train.Checkpoint(step=step).save(str(tmp_path / "ckpt"))
+  restored = tf.Variable(0, dtype=tf.int64)
+  lines = []
+  missing = train_loop._restore(  # pylint: disable=protected-access
+      {"step": restored, "input_position": tf.Variable(0, dtype=tf.int64)}, path, lines.append)
+  assert missing == ["input_position"] and int(restored.numpy()) == 5
+  assert "holds no input position" in lines[0] and "not exact" in lines[0]

@@ -12,6 +12,8 @@ import dataclasses
 
 import tensorflow as tf
 
+from object_detection.core import randomness
+
 from object_detection.ops import mask_ops
 
 
@@ -33,7 +35,10 @@ class Augmentation:
 
 def sample_augmentation(batch_size, max_translation, scale_min, scale_max, flip_probability,
                         seed=None):
-  """Draws an Augmentation for `batch_size` images (stateless when `seed` [2] is given)."""
+  """Draws an Augmentation for `batch_size` images (stateless when `seed` [2] is given, or
+  inside a training step: core/randomness.py)."""
+  seed = randomness.op_seed() if seed is None else seed
+
   def uniform(i, low, high):
     if seed is None:
       return tf.random.uniform([batch_size], low, high)

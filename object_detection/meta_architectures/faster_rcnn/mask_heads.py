@@ -24,10 +24,13 @@ import math
 import keras
 import tensorflow as tf
 
+from object_detection.core import layer_hyperparams
 from object_detection.core import registries
-from object_detection.meta_architectures.faster_rcnn.layer_params import LayerParams
-from object_detection.meta_architectures.faster_rcnn.layer_params import MASK_CONV_DEFAULT
 from object_detection.core.tracking import CheckpointableCollections
+
+# `mask_rcnn_box_predictor.conv_hyperparams` when the config leaves it unset.
+DEFAULT_HYPERPARAMS = layer_hyperparams.LayerHyperparams(
+    initializer=layer_hyperparams.truncated_normal(0.01))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +42,7 @@ class MaskHeadParams:
   upsample_factor: deep heads only; the RoI crop is mask_height / upsample_factor (1: no
     transposed conv).
   num_filters: deep heads only (`mask_head_num_filters`); 0 = conv_depth.
+  hyperparams: LayerHyperparams of the default head's convs (`conv_hyperparams`).
   """
   num_classes: int
   mask_height: int = 15
@@ -47,7 +51,7 @@ class MaskHeadParams:
   conv_depth: int = 256
   class_agnostic: bool = False
   convolve_then_upsample: bool = False
-  layer_params: LayerParams = MASK_CONV_DEFAULT
+  hyperparams: layer_hyperparams.LayerHyperparams = DEFAULT_HYPERPARAMS
   upsample_factor: int = 2
   num_filters: int = 0
 
@@ -64,30 +68,56 @@ def auto_conv_depth(num_feature_channels, num_classes):
   return int(2 ** round((2.0 * log_c + 3.0 * log_k) / 5.0))
 
 
+def _default_head_problems(params):
+  if params.num_conv_layers < 1:
+    return [f"mask_prediction_num_conv_layers: must be >= 1 for the default head "
+            f"(got {params.num_conv_layers}; expected >= 1)"]
+  return []
+
+
+def _deep_head_problems(params):
+  if (params.upsample_factor < 1 or params.mask_height != params.mask_width or
+      params.mask_height % params.upsample_factor):
+    return [f"mask_height: deep mask heads need square masks divisible by "
+            f"mask_head_upsample_factor (got {params.mask_height}x{params.mask_width}, "
+            f"upsample_factor {params.upsample_factor}; expected square, divisible)"]
+  return []
+
+
+def param_problems(network_type, params):
+  """Problems of MaskHeadParams for a registered head (`mask_head_network_type`), as
+  `<field>: <problem>` lines (the head's constructor raises the first;
+  builders/faster_rcnn_builder.check reports them without building the head)."""
+  if network_type == "default":
+    return _default_head_problems(params)
+  return _deep_head_problems(params)
+
+
 class MaskRCNNMaskHead(CheckpointableCollections, keras.layers.Layer):
-  """The original Mask R-CNN mask head on box classifier features (see module doc)."""
+  """The original Mask R-CNN mask head on box classifier features (see module doc).
+
+  Attributes (checkpoint children): convs (list of ConvNormAct, n - 1), last (Conv2D).
+  """
 
   input_kind = "box_classifier_features"
 
   def __init__(self, params, **kwargs):
     super().__init__(**kwargs)
-    if params.num_conv_layers < 1:
-      raise ValueError(f"MaskRCNNMaskHead: mask_prediction_num_conv_layers must be >= 1 "
-                       f"(got {params.num_conv_layers})")
+    problems = _default_head_problems(params)
+    if problems:
+      raise ValueError(problems[0])
     self.params = params
     self.num_outputs = 1 if params.class_agnostic else params.num_classes
-    self.convs, self.norms, self.acts = [], [], []
+    self.convs = []
 
   def build(self, input_shape):
     p = self.params
     depth = p.conv_depth or auto_conv_depth(input_shape[-1], p.num_classes)
-    for i in range(p.num_conv_layers - 1):
-      self.convs.append(keras.layers.Conv2D(depth, 3, padding="same", name=f"MaskPredictor_conv2d_{i}",
-                                            **p.layer_params.layer_kwargs()))
-      self.norms.append(p.layer_params.make_batch_norm())
-      self.acts.append(p.layer_params.make_activation())
-    self.last = keras.layers.Conv2D(self.num_outputs, 3, padding="same", name="MaskPredictor_last_conv",
-                                    **p.layer_params.layer_kwargs(use_bias=True))
+    self.convs = [p.hyperparams.conv_block(depth, 3, name=f"MaskPredictor_conv2d_{i}")
+                  for i in range(p.num_conv_layers - 1)]
+    self.last = keras.layers.Conv2D(self.num_outputs, 3, padding="same",
+                                    name="MaskPredictor_last_conv",
+                                    **p.hyperparams.layer_kwargs(use_bias=True))
     self.conv_depth = depth
 
   def call(self, features, training=False):
@@ -95,19 +125,15 @@ class MaskRCNNMaskHead(CheckpointableCollections, keras.layers.Layer):
     net = features
     if not p.convolve_then_upsample:
       net = tf.compat.v1.image.resize(net, [p.mask_height, p.mask_width], align_corners=True)
-    for conv, norm, act in zip(self.convs, self.norms, self.acts):
-      net = conv(net)
-      if norm is not None:
-        net = norm(net, training=training)
-      if act is not None:
-        net = act(net)
+    for block in self.convs:
+      net = block(net, training=training)
     if p.convolve_then_upsample:
       h, w = features.shape[1], features.shape[2]
       if h is None or p.mask_height % h or p.mask_width % w:
         raise ValueError(
-            f"MaskRCNNMaskHead: convolve_then_upsample_masks needs the mask size to be a "
-            f"multiple of the RoI feature size (got mask {p.mask_height}x{p.mask_width}, "
-            f"features {h}x{w})")
+            f"convolve_then_upsample_masks: needs the mask size to be a multiple of the RoI "
+            f"feature size (got mask {p.mask_height}x{p.mask_width}, features {h}x{w}; "
+            "expected multiples)")
       net = tf.repeat(tf.repeat(net, p.mask_height // h, axis=1), p.mask_width // w, axis=2)
     return self.last(net)
 
@@ -118,7 +144,10 @@ def _deep_bn():
 
 
 class ConvStack(CheckpointableCollections, keras.layers.Layer):
-  """n x [3x3 conv (no bias) + BN + ReLU] (MG convnet_variant "default")."""
+  """n x [3x3 conv (no bias) + BN + ReLU] (MG convnet_variant "default").
+
+  Attributes (checkpoint children): convs, norms (lists of n).
+  """
 
   def __init__(self, num_convs, depth, **kwargs):
     super().__init__(**kwargs)
@@ -146,6 +175,8 @@ class HourglassStack(keras.layers.Layer):
 class DeepMaskHead(keras.layers.Layer):
   """MG DeepMAC Mask R-CNN head on RoIAlign crops (see module doc).
 
+  Attributes (checkpoint children): convnet, upsample and upsample_norm (None when
+    upsample_factor is 1), project.
   Call: roi features [N, s, s, C] with s = roi_crop_size -> logits [N, s*u, s*u, Km].
   """
 
@@ -153,11 +184,9 @@ class DeepMaskHead(keras.layers.Layer):
 
   def __init__(self, params, convnet, **kwargs):
     super().__init__(**kwargs)
-    if (params.upsample_factor < 1 or params.mask_height != params.mask_width or
-        params.mask_height % params.upsample_factor):
-      raise ValueError(
-          f"DeepMaskHead: masks must be square and divisible by upsample_factor (got "
-          f"{params.mask_height}x{params.mask_width}, upsample_factor {params.upsample_factor})")
+    problems = _deep_head_problems(params)
+    if problems:
+      raise ValueError(problems[0])
     self.params = params
     self.roi_crop_size = params.mask_height // params.upsample_factor
     self.num_outputs = 1 if params.class_agnostic else params.num_classes

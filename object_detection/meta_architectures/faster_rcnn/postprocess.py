@@ -1,12 +1,16 @@
-"""Second-stage decoding: refined boxes + class scores -> NMS'd detections (static shapes)."""
+"""Second-stage decoding (refined boxes + class scores -> NMS'd detections) and the output
+format of both stages (static shapes)."""
 
 import dataclasses
 
 import tensorflow as tf
 
+from object_detection.core import fields
 from object_detection.ops import box_coder
 from object_detection.ops import box_ops
 from object_detection.ops import nms
+
+D = fields.DetectionResultFields
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,3 +63,25 @@ def decode_box_classifier(box_encodings, class_logits, proposals, num_proposals,
   out["raw_boxes"] = raw
   out["raw_scores"] = scores
   return out
+
+
+def to_true_frame(boxes, windows):
+  """[B, N, 4] boxes normalized to the padded input -> normalized to the true image (the
+  window), clipped to [0, 1]. windows: [B, 4] float32."""
+  return tf.clip_by_value(box_ops.change_coordinate_frame(boxes, windows), 0.0, 1.0)
+
+
+def format_detections(boxes, scores, classes, num, windows):
+  """The exported detection fields; boxes past `num` are zeros.
+
+  Args:
+    boxes: [B, D, 4] float32 normalized to the padded input. scores: [B, D] float32.
+    classes: [B, D] int32 0-based. num: [B] int32. windows: [B, 4] float32.
+  Returns:
+    {detection_boxes [B, D, 4] (true-image frame), detection_scores, detection_classes
+     [B, D] float32, num_detections [B] int32}.
+  """
+  valid = tf.range(boxes.shape[1])[None, :] < num[:, None]
+  boxes = tf.where(valid[..., None], to_true_frame(boxes, windows), 0.0)
+  return {D.detection_boxes: boxes, D.detection_scores: scores,
+          D.detection_classes: tf.cast(classes, tf.float32), D.num_detections: num}

@@ -6,11 +6,25 @@ one-hot classes [B, N, K], weights [B, N] (0 for padding).
 
 import tensorflow as tf
 
+from object_detection.core import fields
 from object_detection.ops import box_coder
 from object_detection.ops import box_ops
 from object_detection.ops import matcher
 from object_detection.ops import roi_align
 from object_detection.ops import sampler
+
+F = fields.InputDataFields
+
+
+def unpack_groundtruth(groundtruth):
+  """Batched labels (fields.py) -> boxes [B, N, 4] float32, one-hot classes [B, N, K] float32,
+  weights [B, N] float32 (default: 1 for boxes with a class, 0 for padding)."""
+  boxes = tf.cast(groundtruth[F.groundtruth_boxes], tf.float32)
+  classes = tf.cast(groundtruth[F.groundtruth_classes], tf.float32)
+  weights = groundtruth.get(F.groundtruth_weights)
+  if weights is None:
+    weights = tf.reduce_max(classes, axis=-1)
+  return boxes, classes, tf.cast(weights, tf.float32)
 
 
 def rpn_targets(anchors, gt_boxes, gt_weights, matched_threshold=0.7,

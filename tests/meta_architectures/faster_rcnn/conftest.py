@@ -1,7 +1,5 @@
 """A tiny Faster / Mask R-CNN (fake 2-conv backbone, 64x64 inputs) and synthetic ground truth."""
 
-import dataclasses
-
 import keras
 import numpy as np
 import pytest
@@ -11,6 +9,9 @@ from object_detection.core import fields
 from object_detection.meta_architectures.faster_rcnn import box_head
 from object_detection.meta_architectures.faster_rcnn import mask_heads
 from object_detection.meta_architectures.faster_rcnn import meta_arch
+from object_detection.meta_architectures.faster_rcnn import postprocess
+from object_detection.meta_architectures.faster_rcnn import proposal_generator
+from object_detection.meta_architectures.faster_rcnn import roi_heads
 from object_detection.meta_architectures.faster_rcnn import rpn
 from object_detection.models import faster_rcnn_extractors
 from object_detection.ops import anchors
@@ -43,26 +44,27 @@ class TinyExtractor(faster_rcnn_extractors.FasterRCNNFeatureExtractor):
     return {"c1": self.c1, "c2": self.c2}
 
 
-def make_model(number_of_stages=2, mask_head="default", **overrides):
-  """Builds the tiny model; `overrides` replace FasterRCNNParams fields."""
-  params = meta_arch.FasterRCNNParams(
-      number_of_stages=number_of_stages,
-      anchor_params=anchors.GridAnchorParams(scales=(0.125, 0.25), aspect_ratios=(0.5, 1.0, 2.0),
-                                             height_stride=8, width_stride=8,
-                                             height_offset=4, width_offset=4),
-      initial_crop_size=8, maxpool_kernel_size=2, maxpool_stride=2,
-      first_stage_minibatch_size=32, first_stage_max_proposals=24, second_stage_batch_size=8,
-      second_stage_nms=meta_arch.post_lib.NMSParams(max_detections_per_class=5,
-                                                    max_total_detections=10))
-  params = dataclasses.replace(params, **overrides)
+def make_model(number_of_stages=2, mask_head="default", pre_nms_top_k=None, **overrides):
+  """Builds the tiny model; `overrides` replace RoIHeads keyword arguments."""
+  generator = proposal_generator.ProposalGenerator(
+      rpn.RPNHead(6, depth=8),
+      anchors.GridAnchorParams(scales=(0.125, 0.25), aspect_ratios=(0.5, 1.0, 2.0),
+                               height_stride=8, width_stride=8, height_offset=4, width_offset=4),
+      minibatch_size=32, max_proposals=24,
+      pre_nms_top_k=pre_nms_top_k or proposal_generator.DEFAULT_PRE_NMS_TOP_K)
+  if number_of_stages == 1:
+    return meta_arch.FasterRCNNMetaArch(NUM_CLASSES, None, TinyExtractor(), generator)
   head = None
   if mask_head is not None:
     size = 8
     head = mask_heads.MaskRCNNMaskHead(mask_heads.MaskHeadParams(NUM_CLASSES, size, size, 2, 8)) \
         if mask_head == "default" else mask_head
-  return meta_arch.FasterRCNNMetaArch(
-      NUM_CLASSES, None, TinyExtractor(), rpn.RPNHead(6, depth=8),
-      box_head.BoxHead(NUM_CLASSES), mask_head=head, params=params)
+  kwargs = dict(number_of_stages=number_of_stages, crop_size=8, maxpool_kernel_size=2,
+                maxpool_stride=2, batch_size=8,
+                nms=postprocess.NMSParams(max_detections_per_class=5, max_total_detections=10))
+  kwargs.update(overrides)
+  heads = roi_heads.RoIHeads(NUM_CLASSES, box_head.BoxHead(NUM_CLASSES), head, **kwargs)
+  return meta_arch.FasterRCNNMetaArch(NUM_CLASSES, None, TinyExtractor(), generator, heads)
 
 
 def make_groundtruth(batch=2, size=64, empty=False):

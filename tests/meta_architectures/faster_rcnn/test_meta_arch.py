@@ -1,8 +1,6 @@
 """The tiny Faster / Mask R-CNN through the model contract: shapes, XLA, zero ground truth,
 stages 1/2/3, GT-box mask training and class-restricted mask supervision."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -30,7 +28,8 @@ def test_training_predictions_and_losses(tiny):
   assert pred["proposal_boxes"].shape == (2, 8, 4)             # second_stage_batch_size
   assert pred["refined_box_encodings"].shape == (2, 8, 3, 4)
   assert pred["class_predictions_with_background"].shape == (2, 8, 4)
-  assert pred["mask_predictions"].shape == (2, 8, 3, 8, 8)
+  # The mask head runs on the positive sampled proposals: floor(8 * 0.25) = 2 per image.
+  assert pred["mask_predictions"].shape == (2, 2, 3, 8, 8)
   losses = model.loss(pred, shapes, gt)
   assert set(losses) == {L.rpn_localization, L.rpn_objectness, L.box_classifier_localization,
                          L.box_classifier_classification, L.box_classifier_mask}
@@ -130,7 +129,7 @@ def test_gt_box_masks_and_allowed_classes(tiny):
   all_classes = model.loss(pred, shapes, gt)[L.box_classifier_mask].numpy()
   assert all_classes > 0.0
   # Only class id 3 (index 2: image 1, box 1) is supervised -> the loss is that box's alone.
-  model.params = dataclasses.replace(model.params, allowed_masked_classes_ids=(3,))
+  model.roi_heads.allowed_masked_classes_ids = (3,)
   restricted = model.loss(pred, shapes, gt)[L.box_classifier_mask].numpy()
   logits = pred["mask_predictions"].numpy()[1, 1, 2]
   t = targets.mask_targets(gt[F.groundtruth_instance_masks], tf.constant([[0, 1], [0, 1]]),
@@ -138,7 +137,7 @@ def test_gt_box_masks_and_allowed_classes(tiny):
   expected = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(t, logits)).numpy()
   np.testing.assert_allclose(restricted, expected, rtol=1e-4)
   # Only class id 1, whose single instance has weight 0 -> exactly 0.
-  model.params = dataclasses.replace(model.params, allowed_masked_classes_ids=(1,))
+  model.roi_heads.allowed_masked_classes_ids = (1,)
   weights = gt[F.groundtruth_weights].numpy()
   weights[0, 0] = 0.0
   gt[F.groundtruth_weights] = tf.constant(weights)
@@ -175,11 +174,11 @@ def test_restore_map_and_errors(tiny, tmp_path):
   status.expect_partial().assert_existing_objects_matched()
   np.testing.assert_array_equal(fresh.feature_extractor.c1.kernel.numpy(),
                                 model.feature_extractor.c1.kernel.numpy())
-  assert not np.array_equal(fresh.box_head.box_dense.kernel.numpy(),
-                            model.box_head.box_dense.kernel.numpy())
+  assert not np.array_equal(fresh.roi_heads.box_head.box_dense.kernel.numpy(),
+                            model.roi_heads.box_head.box_dense.kernel.numpy())
   with pytest.raises(ValueError, match="fine_tune_checkpoint_type"):
     model.restore_map("bogus")
-  with pytest.raises(ValueError, match="number_of_stages 3"):
+  with pytest.raises(ValueError, match="number_of_stages: 3"):
     make_model(number_of_stages=3, mask_head=None)
 
 
@@ -194,12 +193,10 @@ def test_instance_mask_weights_switch_off_mask_supervision(tiny):
   assert model.loss(pred, shapes, gt)[L.box_classifier_mask].numpy() == 0.0
 
 
-def test_pre_nms_top_k_bounds_first_stage_nms(tiny, monkeypatch):
-  """Only the RPN_PRE_NMS_TOP_K best-scoring boxes enter the first-stage NMS (a documented
+def test_pre_nms_top_k_bounds_first_stage_nms(tiny):
+  """Only the pre_nms_top_k best-scoring boxes enter the first-stage NMS (a documented
   deviation from the original, which runs NMS over every anchor)."""
-  from object_detection.meta_architectures.faster_rcnn import meta_arch
   make_model, _, _ = tiny
-  model = make_model(number_of_stages=1, mask_head=None)
   n = 40
   # Anchors 0..9 are one box (best scores); 10..39 are disjoint boxes with lower scores.
   y = np.arange(n, dtype=np.float32) * 0.02
@@ -210,12 +207,13 @@ def test_pre_nms_top_k_bounds_first_stage_nms(tiny, monkeypatch):
   pred = {"rpn_box_encodings": tf.zeros([1, n, 4]), "anchors": tf.constant(anchors),
           "rpn_objectness_predictions_with_background": tf.constant(logits)}
   windows = tf.constant([[0.0, 0.0, 1.0, 1.0]])
-  monkeypatch.setattr(meta_arch, "RPN_PRE_NMS_TOP_K", 1000)   # above the anchor count: all
-  _, num, _ = model._proposals(pred, windows)
+  # pre_nms_top_k above the anchor count: all boxes enter the NMS.
+  generator = make_model(number_of_stages=1, pre_nms_top_k=1000).proposal_generator
+  _, num, _ = generator.proposals(pred, windows)
   assert int(num[0]) == 24                                    # 1 + 23 disjoint (max 24)
-  monkeypatch.setattr(meta_arch, "RPN_PRE_NMS_TOP_K", 12)
-  for fn in (model._proposals, tf.function(model._proposals),
-             tf.function(model._proposals, jit_compile=True)):
+  generator = make_model(number_of_stages=1, pre_nms_top_k=12).proposal_generator
+  for fn in (generator.proposals, tf.function(generator.proposals),
+             tf.function(generator.proposals, jit_compile=True)):
     props, num, _ = fn(pred, windows)
     assert int(num[0]) == 3                                   # 1 of the duplicates + 10, 11
     np.testing.assert_allclose(props[0, 0], [0.1, 0.1, 0.5, 0.5], atol=1e-6)

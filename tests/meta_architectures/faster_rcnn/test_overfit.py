@@ -1,7 +1,5 @@
 """A tiny Mask R-CNN overfits a synthetic set of coloured rectangles (64x64, 100 steps)."""
 
-import time
-
 import keras
 import numpy as np
 import pytest
@@ -30,7 +28,6 @@ def _paint(gt, size=64):
 @pytest.mark.slow
 def test_tiny_mask_rcnn_overfits(tiny):
   make_model, make_gt, _ = tiny
-  start = time.time()
   model = make_model(number_of_stages=3)
   gt = make_gt()
   x, shapes = model.preprocess(_paint(gt))
@@ -52,4 +49,3 @@ def test_tiny_mask_rcnn_overfits(tiny):
   mask_last = np.mean([float(m) for _, m in history[-5:]])
   assert last < 0.5 * first, (first, last)
   assert mask_last < 0.6 * mask_first, (mask_first, mask_last)
-  assert time.time() - start < 90.0
