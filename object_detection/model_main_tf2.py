@@ -22,6 +22,8 @@ The original's absl spellings work (`--alsologtostderr`, `--v=1`, `--nouse_tpu`,
 `--model_dir DIR`, `--flagfile=FILE`; utils/flags.py); abbreviations do not.
 """
 
+import sys
+
 from object_detection.core.errors import ConfigError
 from object_detection.utils import cli
 from object_detection.utils import flags

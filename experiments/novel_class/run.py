@@ -137,6 +137,15 @@ def run_arm(arm, seed, settings, detector, train, val, matches, log):
 
 
 def main(argv=None):
+  """Runs the experiment; `--small` runs tf.functions eagerly and restores the setting after."""
+  eager_before = tf.config.functions_run_eagerly()
+  try:
+    return _main(argv)
+  finally:
+    tf.config.run_functions_eagerly(eager_before)
+
+
+def _main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--out", required=True, help="output folder (created; resumable)")
   parser.add_argument("--small", action="store_true", help="CI smoke run (tiny everything)")

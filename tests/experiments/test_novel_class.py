@@ -89,7 +89,10 @@ def test_small_run_produces_finite_results(tmp_path):
   """`--small` end to end (about 20 CPU-seconds): data, detector, both crop modes, evaluation,
   baselines, table and plot; every reported metric is a finite fraction."""
   from experiments.novel_class import run  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
   run.main(["--small", "--out", str(tmp_path)])
+  # --small runs functions eagerly; later tests in this process must get compiled functions.
+  assert not tf.config.functions_run_eagerly()
   results = json.loads((tmp_path / "results.json").read_text())
   assert [r["arm"] for r in results["runs"]] == [a.name for a in run.SMALL_ARMS]
   small = run.SMALL

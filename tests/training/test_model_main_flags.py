@@ -33,3 +33,17 @@ def test_non_positive_periods_are_config_errors():
   from object_detection.training import train_loop
   with pytest.raises(ConfigError, match="--checkpoint_every_n: must be positive"):
     train_loop.TrainSettings(checkpoint_every_n=0)
+
+
+def test_interrupted_training_prints_one_line_and_returns_its_exit_status(monkeypatch, capsys):
+  from object_detection import model_lib  # pylint: disable=import-outside-toplevel
+  from object_detection.training import interrupts  # pylint: disable=import-outside-toplevel
+
+  def interrupted(*args, **kwargs):
+    del args, kwargs
+    raise interrupts.TrainingInterrupted("train: stopped by SIGINT at step 8", step=8,
+                                         checkpoint="run/ckpt-8", signal_number=2)
+  monkeypatch.setattr(model_lib, "run_training", interrupted)
+  status = model_main_tf2.main(["--pipeline_config_path=unused.config", "--model_dir=run"])
+  assert status == 130
+  assert capsys.readouterr().err.strip().endswith("train: stopped by SIGINT at step 8")
