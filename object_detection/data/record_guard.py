@@ -286,7 +286,11 @@ def guarded_map(dataset, fn, name, diagnose, num_parallel_calls=tf.data.AUTOTUNE
   def flush(_):
     """Reports what is left in the tables (records that failed after the last good one)."""
     keys, _ = infos.export()
-    with tf.control_dependencies([report_keys(tf.sort(keys))]):
+    checks = [report_keys(tf.sort(keys))]
+    if stop_table is not None:  # a file that failed after the last record passed `check`
+      stop = tf.reshape(stop_table.lookup(tf.constant([0], tf.int64)), [])
+      checks.append(tf.debugging.Assert(tf.equal(stop, ""), [stop]))
+    with tf.control_dependencies(checks):
       return tf.constant(False)  # yields nothing
 
   dataset = dataset.enumerate().map(stash)
