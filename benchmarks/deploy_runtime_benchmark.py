@@ -6,9 +6,12 @@ Full run (the paper's 512 model: HG-104 backbone, hourglass52 mask head, 100 det
     flock /tmp/heavy.lock .venv/bin/python benchmarks/deploy_runtime_benchmark.py   # shared box
 Quick check (the CPU demo config: hourglass_10 backbone and mask head, 128x128):
     .venv/bin/python benchmarks/deploy_runtime_benchmark.py --small
-Memory: tf2onnx needs about 25x the weights while converting (freezing + grappler): the 512
-model (216M parameters, 0.86 GB of weights) was killed at 20.5 GB on a 24 GB machine. There, add
---skip onnx (TensorFlow vs LiteRT only), or run it where 48 GB or more are free.
+CenterNet HG-104 alone (the issue's ONNX Runtime vs TF row):
+    .venv/bin/python benchmarks/deploy_runtime_benchmark.py --skip litert \
+        --config configs/tf2/centernet_hourglass104_512x512_coco17_tpu-8.config
+Memory: tf2onnx runs in a child process with large-model freezing and the pure-Python protobuf
+runtime (onnx_export.py); its peak RSS is printed (about 5 GB for HG-104's 0.77 GB of weights;
+before, 20 GB and killed).
 
 Steps: build the config's model (seeded random weights), export the image_tensor SavedModel
 (exporter_lib.export_model), convert it to ONNX (tf2onnx, opset 17) and LiteRT (float32, plus
@@ -72,8 +75,7 @@ def _build_and_export(args, work_dir):
   keras.utils.set_random_seed(0)
   pipeline = loader.load_pipeline_config(args.config, overrides=overrides)
   model = model_builder.build(pipeline.model, is_training=False)
-  pre, shapes = model.preprocess(tf.zeros([1, size, size, 3]))
-  model.postprocess(model.predict(pre, shapes), shapes)
+  model.build_variables()
   params = sum(int(np.prod(v.shape)) for v in model.variables)
   print(f"model: {os.path.basename(args.config)} at {size}x{size}, {params / 1e6:.1f}M "
         f"parameters")
@@ -93,9 +95,13 @@ def _convert(args, work_dir, skip):
     path = os.path.join(work_dir, "model.onnx")
     onnx_export.convert_saved_model(saved_model, path)
     report["onnx"] = {"convert_s": time.perf_counter() - start,
-                      "file_mb": os.path.getsize(path) / 1e6}
+                      "file_mb": os.path.getsize(path) / 1e6,
+                      # the converter runs in a child process (onnx_export): its peak
+                      "convert_peak_rss_gb": resource.getrusage(
+                          resource.RUSAGE_CHILDREN).ru_maxrss / 1e6}
     print(f"convert onnx: {report['onnx']['convert_s']:.1f} s, "
-          f"{report['onnx']['file_mb']:.1f} MB")
+          f"{report['onnx']['file_mb']:.1f} MB, converter peak RSS "
+          f"{report['onnx']['convert_peak_rss_gb']:.1f} GB")
   if "litert" not in skip:
     for q in args.tflite_quantization.split(","):
       start = time.perf_counter()

@@ -54,8 +54,7 @@ def serving_fn_from_checkpoint(directory):
   from object_detection.export import signatures  # pylint: disable=import-outside-toplevel
   pipeline = loader.load_pipeline_config(os.path.join(directory, "pipeline.config"))
   model = model_builder.build(pipeline.model, is_training=False)
-  exporter_lib.restore_model(model, directory,
-                             build_size=exporter_lib.build_size(pipeline.model))
+  exporter_lib.restore_model(model, directory)
   return signatures.DetectionModule(model).serving_fn("image_tensor")
 
 

@@ -19,7 +19,6 @@ from object_detection.builders import optimizer_builder
 from object_detection.builders import train_builder
 from object_detection.config import loader
 from object_detection.core import precision
-from object_detection.data import record_guard
 from object_detection.eval import best_checkpoint
 from object_detection.eval import eval_loop
 from object_detection.eval import visualize
@@ -109,13 +108,7 @@ class EvalRunner:
   def build(self):
     """Creates the model's variables (and EMA shadows) with one forward pass."""
     if not self._built:
-      try:
-        features, _ = next(iter(self.dataset()))
-      except tf.errors.OpError as e:
-        record_guard.raise_pending(e)
-        raise
-      self.model.postprocess(self.model.predict(features["image"], features["true_image_shape"]),
-                             features["true_image_shape"])
+      self.model.build_variables()
       if self.settings.use_moving_averages:
         self.average = ema_lib.MovingAverage(self.model.trainable_variables, 0.9999)
       # Evaluated as trained (the original sets the same policy for eval on TPU).

@@ -78,7 +78,7 @@ def test_train_eval_export_reload(tmp_path):
 
   pipeline = loader.load_pipeline_config(config, overrides=SMALL)
   model = model_builder.build(pipeline.model, is_training=False)
-  exporter_lib.restore_model(model, model_dir, build_size=(64, 64))
+  exporter_lib.restore_model(model, model_dir)
   image = tf.constant(np.asarray(Image.open(image_path).convert("RGB"))[None], tf.float32)
   pre, shapes = model.preprocess(image)
   ref = model.postprocess(model.predict(pre, shapes), shapes)

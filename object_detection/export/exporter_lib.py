@@ -24,13 +24,14 @@ def _has_moving_average(checkpoint_path):
              for name, _ in tf.train.list_variables(checkpoint_path))
 
 
-def restore_model(model, trained_checkpoint_dir, use_moving_average=False, build_size=(64, 64)):
-  """Builds `model`'s variables (one forward pass) and restores them from the latest checkpoint.
+def restore_model(model, trained_checkpoint_dir, use_moving_average=False):
+  """Builds `model`'s variables (DetectionModel.build_variables) and restores them from the
+  latest checkpoint.
 
   Returns the checkpoint path used.
   """
   path = checkpoints.checkpoint_prefix(trained_checkpoint_dir, "--trained_checkpoint_dir")
-  model.postprocess(*_predict(model, tf.zeros([1, build_size[0], build_size[1], 3])))
+  model.build_variables()
   average = None
   if use_moving_average and _has_moving_average(path):
     average = ema_lib.MovingAverage(model.trainable_variables, 0.9999)
@@ -38,11 +39,6 @@ def restore_model(model, trained_checkpoint_dir, use_moving_average=False, build
   if average is not None:
     average.assign_to_model()
   return path
-
-
-def _predict(model, images):
-  pre, true_shapes = model.preprocess(images)
-  return model.predict(pre, true_shapes, training=False), true_shapes
 
 
 def export_model(model, output_directory, input_type="image_tensor", pipeline_config=None):
@@ -77,17 +73,6 @@ def export_inference_graph(input_type, pipeline_config, trained_checkpoint_dir,
   from object_detection.builders import train_builder  # pylint: disable=import-outside-toplevel
   model = model_builder.build(pipeline_config.model, is_training=False)
   settings = train_builder.train_settings(pipeline_config.train_config)
-  restore_model(model, trained_checkpoint_dir, use_moving_average=settings.use_moving_average,
-                build_size=build_size(pipeline_config.model))
+  restore_model(model, trained_checkpoint_dir, use_moving_average=settings.use_moving_average)
   precision.apply(model, precision.policy_for(use_bfloat16))
   return export_model(model, output_directory, input_type, pipeline_config)
-
-
-def build_size(model_config):
-  """A small input size that the model's resizer accepts (its static output size if any)."""
-  from object_detection.utils import config_util  # pylint: disable=import-outside-toplevel
-  try:
-    size = config_util.get_spatial_image_size(config_util.get_image_resizer_config(model_config))
-  except ValueError:  # ConfigError: a meta-architecture without an image resizer
-    return (64, 64)
-  return tuple(int(s) for s in size) if all(s > 0 for s in size) else (64, 64)

@@ -32,7 +32,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from object_detection.core import fields
 from object_detection.core import precision
 from object_detection.core.errors import ConfigError
 from object_detection.data import record_guard
@@ -85,13 +84,10 @@ class TrainSettings:
         raise ConfigError(f"--{name}: must be positive (got {getattr(self, name)}; expected >= 1)")
 
 
-def _build_variables(model, optimizer, features):
-  """One forward pass on the first image (creates the model's variables) and the optimizer's
-  slots. Variable shapes do not depend on the batch size: one image is enough."""
-  images = features[fields.InputDataFields.image][:1]
-  true_shapes = features[fields.InputDataFields.true_image_shape][:1]
-  predictions = model.predict(images, true_shapes, training=False)
-  model.postprocess(predictions, true_shapes)
+def _build_variables(model, optimizer):
+  """The model's variables (one small eager forward pass: DetectionModel.build_variables) and the
+  optimizer's slots."""
+  model.build_variables()
   optimizer.build(model.trainable_variables)
 
 
@@ -195,7 +191,7 @@ def _train(model_fn, optimizer_fn, dataset_fn, model_dir, out_dir, settings, str
   keras.utils.set_random_seed(seed)  # initial weights, Keras seed generators
 
   start = checkpoints.input_position(latest) if latest else 0
-  # One input pipeline: its first batch builds the variables (and is not trained on).
+  # One input pipeline: its first batch gives the summary pictures (and is not trained on).
   contexts = []
   iterator = _make_iterator(strategy, dataset_fn, seed, start, contexts)
   with strategy.scope():
@@ -207,7 +203,7 @@ def _train(model_fn, optimizer_fn, dataset_fn, model_dir, out_dir, settings, str
     sample_local = (_pop_position(sample_local[0], tf.distribute.get_strategy())[0],
                     *sample_local[1:])
     # Cross-replica context: Keras creates mirrored variables here.
-    _build_variables(model, optimizer, sample_local[0])
+    _build_variables(model, optimizer)
     precision.apply(model, precision.policy_for(settings.use_bfloat16))
     average = (ema_lib.MovingAverage(model.trainable_variables, settings.moving_average_decay)
                if settings.use_moving_average else None)

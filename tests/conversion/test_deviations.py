@@ -47,7 +47,7 @@ def nonsquare(request, fixture_dirs):
   assert deviations.warn_about(pipeline) == (
       ["D1", "D5"] if pipeline.model.center_net.HasField("deepmac_mask_estimation") else ["D1"])
   model = model_builder.build(pipeline.model, is_training=False)
-  exporter_lib.restore_model(model, str(src), build_size=(128, 128))
+  exporter_lib.restore_model(model, str(src))
   module = signatures.DetectionModule(model)
   data = dict(np.load(TESTDATA / f"nonsquare_{name}.npz"))
   cases = []

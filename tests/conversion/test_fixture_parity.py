@@ -57,7 +57,7 @@ def restored(request, fixture_dirs):
   src = fixture_dirs[name]
   pipeline = loader.load_pipeline_config(str(src / "pipeline.config"))
   model = model_builder.build(pipeline.model, is_training=False)
-  exporter_lib.restore_model(model, str(src), build_size=(128, 128))
+  exporter_lib.restore_model(model, str(src))
   module = signatures.DetectionModule(model)
   expected = expected_outputs(src)
   # The 4 images in one batch (same size): the serving body is batch-agnostic.

@@ -82,15 +82,20 @@ def test_bad_lengths_raise():
 
 
 def test_strided_1x1_block_equals_strided_conv_and_trains_in_graph_mode():
-  # The block subsamples then applies a stride-1 1x1 conv (TF 2.21 oneDNN workaround): same
-  # function as a 1x1 stride-2 conv with the same kernel, on odd and even sizes.
+  # In training the block subsamples then applies a stride-1 1x1 conv (TF 2.21 oneDNN
+  # workaround); at inference it runs one strided conv. Both are the same function as a 1x1
+  # stride-2 conv with the same kernel, on odd and even sizes, eager and traced.
   block = hg.SkipConvolution(4, 2)
+  traced = tf.function(lambda x: block(x, training=False))
   for size in (7, 8):
     x = tf.random.stateless_uniform([1, size, size, 3], seed=(0, size))
-    got = block(x, training=False)
+    inference = block(x, training=False)
+    subsampled = block.norm(block.conv(x[:, ::2, ::2, :]), training=False)
     expected = block.norm(tf.nn.conv2d(x, block.conv.kernel, strides=2, padding="VALID"),
                           training=False)
-    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+    assert inference.shape == (1, (size + 1) // 2, (size + 1) // 2, 4)
+    for got in (inference, traced(x), subsampled):
+      np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
 
   @tf.function
   def grads(x):

@@ -106,6 +106,7 @@ class CenterNetMetaArch(model_lib.DetectionModel):
       one float32 tensor per backbone stack)}.
     """
     del true_image_shapes, groundtruth  # CenterNet heads do not use them
+    self._build_before_trace()
     features = self._feature_extractor(preprocessed_inputs, training=training)
     predictions = {PREPROCESSED_INPUTS: preprocessed_inputs, FEATURES: features}
     for t in self._tasks:

@@ -32,6 +32,10 @@ class FasterRCNNMetaArch(model.DetectionModel):
     roi_heads: RoIHeads, or None for a 1-stage (RPN only) model.
   """
 
+  # build_variables' input side: divisible by the deepest FPN level the configs use (2^7), with
+  # room for the RPN's anchors at every level.
+  BUILD_INPUT_SIZE = 256
+
   def __init__(self, num_classes, image_resizer_fn, feature_extractor, proposal_generator,
                roi_heads=None, **kwargs):
     super().__init__(num_classes, **kwargs)
@@ -63,6 +67,7 @@ class FasterRCNNMetaArch(model.DetectionModel):
     rpn_objectness_predictions_with_background [B, A, 2], anchors), image_windows [B, 4], and
     with RoI heads theirs (proposal_boxes, refined_box_encodings,
     class_predictions_with_background, mask_predictions, ...: RoIHeads.predict)."""
+    self._build_before_trace()
     image_size = _height_width(preprocessed_inputs)
     windows = box_ops.true_image_windows(true_image_shapes, *image_size)
     extractor = self.feature_extractor

@@ -218,3 +218,20 @@ def test_pre_nms_top_k_bounds_first_stage_nms(tiny):
     assert int(num[0]) == 3                                   # 1 of the duplicates + 10, 11
     np.testing.assert_allclose(props[0, 0], [0.1, 0.1, 0.5, 0.5], atol=1e-6)
     assert props.shape == (1, 24, 4) and np.all(props[0, 3:].numpy() == 0.0)
+
+
+def test_build_variables_at_the_build_size_makes_the_full_size_variables(tiny, tmp_path):
+  # DetectionModel.build_variables runs predict on a 256x256 zero image (FasterRCNNMetaArch
+  # BUILD_INPUT_SIZE); the variables are those of a call at the model's own input size.
+  make_model, _, make_images = tiny
+  small = make_model()
+  small.build_variables()
+  full = make_model()
+  full(make_images(batch=1), training=False)
+
+  def signature(model, name):  # (checkpoint key, shape): what restoring depends on
+    path = tf.train.Checkpoint(model=model).write(str(tmp_path / name))
+    return sorted((k, tuple(s)) for k, s in tf.train.list_variables(path) if k.startswith("model/"))
+  expected = signature(full, "full")
+  assert len(expected) > 10
+  assert signature(small, "small") == expected
