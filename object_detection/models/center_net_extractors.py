@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from object_detection.core.registries import CENTER_NET_FEATURE_EXTRACTORS
 from object_detection.models import batch_norm
+from object_detection.models import center_net_decoders
 from object_detection.models import hourglass_network
 from object_detection.core.containers import BuildOnCall
 from object_detection.core.tracking import CheckpointableCollections
@@ -177,12 +178,9 @@ class ResNetV1FpnFeatureExtractor(CheckpointableCollections, CenterNetFeatureExt
 
   def call(self, inputs, training=False):
     levels = self._levels_model(inputs, training=training)
-    top_down = self.top_conv(levels[-1])
-    for i, bottom_up in enumerate(reversed(levels[:-1])):
-      top_down = self.upsample(top_down) + self.residual_convs[i](bottom_up)
-      top_down = self.merge_norms[i](self.merge_convs[i](top_down), training=training)
-      top_down = self.relu(top_down)
-    return [top_down]
+    return [center_net_decoders.top_down_fpn(levels, self.top_conv, self.residual_convs,
+                                             self.merge_convs, self.merge_norms, self.upsample,
+                                             training, activation=self.relu)]
 
 
 def normalization_kwargs(params):

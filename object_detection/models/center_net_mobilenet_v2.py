@@ -27,10 +27,10 @@ mobilenet_v2_fpn `top_conv`, `residual_convs`, `merge_convs`, `merge_norms`.
 """
 
 import keras
-import tensorflow as tf
 
 from object_detection.core.registries import CENTER_NET_FEATURE_EXTRACTORS
 from object_detection.core.tracking import CheckpointableCollections
+from object_detection.models import center_net_decoders
 from object_detection.models import center_net_extractors as base
 
 BATCH_NORM_MOMENTUM = 0.9997
@@ -96,13 +96,8 @@ class MobileNetV2FeatureExtractor(_MobileNetV2Base):
   def __init__(self, depth_multiplier=1.0, **kwargs):
     super().__init__(**kwargs)
     self._base_model = detection_mobilenet_v2(depth_multiplier)
-    self.reduce_convs, self.reduce_norms, self.upsample_convs, self.upsample_norms = [], [], [], []
-    for filters in (256, 128, 64):
-      self.reduce_convs.append(keras.layers.Conv2D(filters, 1, padding="same"))
-      self.reduce_norms.append(keras.layers.BatchNormalization())
-      self.upsample_convs.append(keras.layers.Conv2DTranspose(filters, 3, strides=2,
-                                                              padding="same"))
-      self.upsample_norms.append(keras.layers.BatchNormalization())
+    (self.reduce_convs, self.reduce_norms, self.upsample_convs,
+     self.upsample_norms) = center_net_decoders.upsample_stage_layers(reduce_kernel_size=1)
 
   @property
   def classification_backbone(self):
@@ -110,11 +105,9 @@ class MobileNetV2FeatureExtractor(_MobileNetV2Base):
 
   def call(self, inputs, training=False):
     x = self._base_model(inputs, training=training)
-    for conv, norm, up, up_norm in zip(self.reduce_convs, self.reduce_norms, self.upsample_convs,
-                                       self.upsample_norms):
-      x = tf.nn.relu(norm(conv(x), training=training))
-      x = tf.nn.relu(up_norm(up(x), training=training))
-    return [x]
+    return [center_net_decoders.upsample_stages(x, self.reduce_convs, self.reduce_norms,
+                                                self.upsample_convs, self.upsample_norms,
+                                                training)]
 
 
 class MobileNetV2FpnFeatureExtractor(_MobileNetV2Base):
@@ -146,12 +139,9 @@ class MobileNetV2FpnFeatureExtractor(_MobileNetV2Base):
 
   def call(self, inputs, training=False):
     levels = self._levels_model(inputs, training=training)
-    top_down = self.top_conv(levels[-1])
-    for i, bottom_up in enumerate(reversed(levels[:-1])):
-      top_down = self.upsample(top_down) + self.residual_convs[i](bottom_up)
-      top_down = tf.nn.relu(self.merge_norms[i](self.merge_convs[i](top_down),
-                                                training=training))
-    return [top_down]
+    return [center_net_decoders.top_down_fpn(levels, self.top_conv, self.residual_convs,
+                                             self.merge_convs, self.merge_norms, self.upsample,
+                                             training)]
 
 
 @CENTER_NET_FEATURE_EXTRACTORS.register("mobilenet_v2")

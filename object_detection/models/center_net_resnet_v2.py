@@ -16,10 +16,10 @@ Checkpoint layout (attributes): `_base_model` (the keras ResNetV2, one nested mo
 """
 
 import keras
-import tensorflow as tf
 
 from object_detection.core.registries import CENTER_NET_FEATURE_EXTRACTORS
 from object_detection.core.tracking import CheckpointableCollections
+from object_detection.models import center_net_decoders
 from object_detection.models import center_net_extractors as base
 
 APPLICATIONS = {"resnet_v2_50": keras.applications.ResNet50V2,
@@ -39,13 +39,8 @@ class ResNetV2FeatureExtractor(CheckpointableCollections, base.CenterNetFeatureE
                                                  input_shape=(None, None, 3))
     self._resnet_model = keras.Model(inputs=self._base_model.inputs,
                                      outputs=self._base_model.get_layer(OUTPUT_LAYER).output)
-    self.reduce_convs, self.reduce_norms, self.upsample_convs, self.upsample_norms = [], [], [], []
-    for filters in (256, 128, 64):
-      self.reduce_convs.append(keras.layers.Conv2D(filters, 3, padding="same"))
-      self.reduce_norms.append(keras.layers.BatchNormalization())
-      self.upsample_convs.append(keras.layers.Conv2DTranspose(filters, 3, strides=2,
-                                                              padding="same"))
-      self.upsample_norms.append(keras.layers.BatchNormalization())
+    (self.reduce_convs, self.reduce_norms, self.upsample_convs,
+     self.upsample_norms) = center_net_decoders.upsample_stage_layers(reduce_kernel_size=3)
 
   def preprocess(self, images):
     return super().preprocess(images) / 127.5 - 1.0
@@ -63,11 +58,9 @@ class ResNetV2FeatureExtractor(CheckpointableCollections, base.CenterNetFeatureE
 
   def call(self, inputs, training=False):
     x = self._resnet_model(inputs, training=training)
-    for conv, norm, up, up_norm in zip(self.reduce_convs, self.reduce_norms, self.upsample_convs,
-                                       self.upsample_norms):
-      x = tf.nn.relu(norm(conv(x), training=training))
-      x = tf.nn.relu(up_norm(up(x), training=training))
-    return [x]
+    return [center_net_decoders.upsample_stages(x, self.reduce_convs, self.reduce_norms,
+                                                self.upsample_convs, self.upsample_norms,
+                                                training)]
 
 
 def _register(name):
