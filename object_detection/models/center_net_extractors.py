@@ -100,6 +100,19 @@ class CenterNetFeatureExtractor(BuildOnCall, keras.layers.Layer):
                      f"(got {kind!r}; expected 'detection', 'fine_tune' or 'classification')")
 
 
+class SingleMapFeatureExtractor(CheckpointableCollections, CenterNetFeatureExtractor):
+  """Base of the extractors around one keras.applications backbone, held in `_base_model` (the
+  'classification' fine-tune target), with one stride-4 output map."""
+
+  @property
+  def num_feature_outputs(self):
+    return 1
+
+  @property
+  def classification_backbone(self):
+    return self._base_model
+
+
 class HourglassFeatureExtractor(CenterNetFeatureExtractor):
   """Wraps an HourglassNetwork (attribute `_network`, the original's name)."""
 
@@ -115,7 +128,7 @@ class HourglassFeatureExtractor(CenterNetFeatureExtractor):
     return self._network(inputs, training=training)
 
 
-class ResNetV1FpnFeatureExtractor(CheckpointableCollections, CenterNetFeatureExtractor):
+class ResNetV1FpnFeatureExtractor(SingleMapFeatureExtractor):
   """keras.applications ResNet v1 + the original's top-down FPN: one 64-channel stride-4 map.
 
   Top-down: 1x1 conv(256) on conv5; then for (filters, next) in ((256, 128), (128, 64),
@@ -167,14 +180,6 @@ class ResNetV1FpnFeatureExtractor(CheckpointableCollections, CenterNetFeatureExt
   def preprocess_reverse(self, preprocessed):
     normalized = (preprocessed + tf.constant(self._CAFFE_MEANS_BGR))[..., ::-1]
     return super().preprocess_reverse(normalized)
-
-  @property
-  def num_feature_outputs(self):
-    return 1
-
-  @property
-  def classification_backbone(self):
-    return self._base_model
 
   def call(self, inputs, training=False):
     levels = self._levels_model(inputs, training=training)

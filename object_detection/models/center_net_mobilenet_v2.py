@@ -29,7 +29,6 @@ mobilenet_v2_fpn `top_conv`, `residual_convs`, `merge_convs`, `merge_norms`.
 import keras
 
 from object_detection.core.registries import CENTER_NET_FEATURE_EXTRACTORS
-from object_detection.core.tracking import CheckpointableCollections
 from object_detection.models import center_net_decoders
 from object_detection.models import center_net_extractors as base
 
@@ -76,7 +75,7 @@ def detection_mobilenet_v2(depth_multiplier=1.0):
   return keras.models.clone_model(application, clone_function=detection_layer)
 
 
-class _MobileNetV2Base(CheckpointableCollections, base.CenterNetFeatureExtractor):
+class _MobileNetV2Base(base.SingleMapFeatureExtractor):
   """Normalisation + x / 127.5 - 1 (the original's preprocess); one stride-4 output."""
 
   def preprocess(self, images):
@@ -84,10 +83,6 @@ class _MobileNetV2Base(CheckpointableCollections, base.CenterNetFeatureExtractor
 
   def preprocess_reverse(self, preprocessed):
     return super().preprocess_reverse((preprocessed + 1.0) * 127.5)
-
-  @property
-  def num_feature_outputs(self):
-    return 1
 
 
 class MobileNetV2FeatureExtractor(_MobileNetV2Base):
@@ -98,10 +93,6 @@ class MobileNetV2FeatureExtractor(_MobileNetV2Base):
     self._base_model = detection_mobilenet_v2(depth_multiplier)
     (self.reduce_convs, self.reduce_norms, self.upsample_convs,
      self.upsample_norms) = center_net_decoders.upsample_stage_layers(reduce_kernel_size=1)
-
-  @property
-  def classification_backbone(self):
-    return self._base_model
 
   def call(self, inputs, training=False):
     x = self._base_model(inputs, training=training)
@@ -132,10 +123,6 @@ class MobileNetV2FpnFeatureExtractor(_MobileNetV2Base):
       self.merge_convs.append(merge_conv(next_filters, 3, padding="same"))
       self.merge_norms.append(keras.layers.BatchNormalization())
     self.upsample = keras.layers.UpSampling2D(2, interpolation=upsampling_interpolation)
-
-  @property
-  def classification_backbone(self):
-    return self._base_model
 
   def call(self, inputs, training=False):
     levels = self._levels_model(inputs, training=training)

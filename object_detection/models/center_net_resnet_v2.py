@@ -18,7 +18,6 @@ Checkpoint layout (attributes): `_base_model` (the keras ResNetV2, one nested mo
 import keras
 
 from object_detection.core.registries import CENTER_NET_FEATURE_EXTRACTORS
-from object_detection.core.tracking import CheckpointableCollections
 from object_detection.models import center_net_decoders
 from object_detection.models import center_net_extractors as base
 
@@ -27,7 +26,7 @@ APPLICATIONS = {"resnet_v2_50": keras.applications.ResNet50V2,
 OUTPUT_LAYER = "conv5_block3_out"
 
 
-class ResNetV2FeatureExtractor(CheckpointableCollections, base.CenterNetFeatureExtractor):
+class ResNetV2FeatureExtractor(base.SingleMapFeatureExtractor):
   """keras.applications ResNet v2 + 3 transposed-conv upsamplings: one 64-channel stride-4 map."""
 
   def __init__(self, resnet_type, **kwargs):
@@ -47,14 +46,6 @@ class ResNetV2FeatureExtractor(CheckpointableCollections, base.CenterNetFeatureE
 
   def preprocess_reverse(self, preprocessed):
     return super().preprocess_reverse((preprocessed + 1.0) * 127.5)
-
-  @property
-  def num_feature_outputs(self):
-    return 1
-
-  @property
-  def classification_backbone(self):
-    return self._base_model
 
   def call(self, inputs, training=False):
     x = self._resnet_model(inputs, training=training)
