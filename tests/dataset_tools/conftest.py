@@ -117,6 +117,27 @@ def parse_records(paths):
   return examples
 
 
+def convert_reporting(tiny, out_dir, **kwargs):
+  """Converts a TinyCoco to one masked shard under out_dir, collecting the skip reports.
+
+  Returns:
+    (ConversionSummary, list of the reported message strings).
+  """
+  from object_detection.dataset_tools import coco_conversion
+  messages = []
+  summary = coco_conversion.convert_coco_split(
+      image_dir=tiny.image_dir, annotations_file=tiny.annotations_file,
+      output_base=os.path.join(str(out_dir), "coco_train.record"), num_shards=1,
+      include_masks=True, num_workers=1, progress_stream=None, report=messages.append, **kwargs)
+  return summary, messages
+
+
+def source_ids(summary):
+  """The image/source_id bytes of every record a conversion wrote, in order."""
+  return [e.features.feature["image/source_id"].bytes_list.value[0]
+          for e in parse_records(summary.output_paths)]
+
+
 def decode_png(data):
   return np.asarray(Image.open(io.BytesIO(data)))
 
@@ -127,4 +148,5 @@ def helpers():
   import types
   return types.SimpleNamespace(
       parse_records=parse_records, decode_png=decode_png, giant_png_header=giant_png_header,
-      write_image=write_image, uncompressed_rle=uncompressed_rle, compressed_rle=compressed_rle)
+      write_image=write_image, uncompressed_rle=uncompressed_rle, compressed_rle=compressed_rle,
+      convert_reporting=convert_reporting, source_ids=source_ids)

@@ -13,20 +13,6 @@ from object_detection.dataset_tools import coco_conversion
 from object_detection.dataset_tools import create_coco_tf_record
 
 
-def _convert(tiny, out_dir, **kwargs):
-  messages = []
-  summary = coco_conversion.convert_coco_split(
-      image_dir=tiny.image_dir, annotations_file=tiny.annotations_file,
-      output_base=os.path.join(str(out_dir), "coco_train.record"), num_shards=1,
-      include_masks=True, num_workers=1, progress_stream=None, report=messages.append, **kwargs)
-  return summary, messages
-
-
-def _source_ids(helpers, summary):
-  return [e.features.feature["image/source_id"].bytes_list.value[0]
-          for e in helpers.parse_records(summary.output_paths)]
-
-
 def _break_missing_image(tiny):
   os.remove(os.path.join(tiny.image_dir, "c.jpg"))
 
@@ -70,7 +56,7 @@ def test_bad_image_is_reported_and_skipped(tiny_coco, tmp_path, helpers, case):
   breaker, text = IMAGE_CASES[case]
   breaker(*((tiny_coco, helpers) if case == "image_too_large" else (tiny_coco,)))
   tiny_coco.save()
-  summary, messages = _convert(tiny_coco, tmp_path / "out")
+  summary, messages = helpers.convert_reporting(tiny_coco, tmp_path / "out")
   reason = case.split("/")[0]
   assert summary.images_skipped == {reason: 1}
   assert summary.annotations_skipped == {"image_skipped": 1}  # ann 30 went with image 3
@@ -79,7 +65,7 @@ def test_bad_image_is_reported_and_skipped(tiny_coco, tmp_path, helpers, case):
   assert messages[0].startswith(f"{tiny_coco.annotations_file}: image 3 (file ")
   assert text in messages[0]
   assert [p.reason for p in summary.problems] == [reason]
-  assert _source_ids(helpers, summary) == [b"1", b"2"]  # the good records landed
+  assert helpers.source_ids(summary) == [b"1", b"2"]  # the good records landed
 
 
 def _break_few_points(tiny):
@@ -128,7 +114,7 @@ def test_bad_annotation_is_reported_and_skipped(tiny_coco, tmp_path, helpers, ca
   breaker, text = ANNOTATION_CASES[case]
   breaker(tiny_coco)
   tiny_coco.save()
-  summary, messages = _convert(tiny_coco, tmp_path / "out")
+  summary, messages = helpers.convert_reporting(tiny_coco, tmp_path / "out")
   reason = case.split("/")[0]
   assert summary.images_skipped == {}
   assert summary.annotations_skipped == {reason: 1}
@@ -146,36 +132,37 @@ def test_duplicate_image_id_and_orphan_annotation(tiny_coco, tmp_path, helpers):
       {"id": 99, "image_id": 1234, "category_id": 3, "bbox": [1, 1, 2, 2], "area": 4, "iscrowd": 0,
        "segmentation": [[1, 1, 3, 1, 3, 3]]})
   tiny_coco.save()
-  summary, messages = _convert(tiny_coco, tmp_path / "out")
+  summary, messages = helpers.convert_reporting(tiny_coco, tmp_path / "out")
   assert summary.images_skipped == {"duplicate_image_id": 1}
   assert summary.annotations_skipped == {"unknown_image": 1}
   assert any("image 3 (file 'a.jpg'): duplicate image id" in m for m in messages)
   assert any("annotation 99: image_id not in 'images' (got 1234)" in m for m in messages)
-  assert _source_ids(helpers, summary) == [b"1", b"2", b"3"]
+  assert helpers.source_ids(summary) == [b"1", b"2", b"3"]
 
 
-def test_bad_image_record(tiny_coco, tmp_path):
+def test_bad_image_record(tiny_coco, tmp_path, helpers):
   tiny_coco.data["images"][1]["height"] = "32"
   tiny_coco.save()
-  summary, messages = _convert(tiny_coco, tmp_path / "out")
+  summary, messages = helpers.convert_reporting(tiny_coco, tmp_path / "out")
   assert summary.images_skipped == {"bad_image_record": 1}
   assert "image record needs int height/width > 0 and a str file_name (got height='32'" in messages[0]
 
 
-def test_max_image_pixels_flag_lowers_the_limit(tiny_coco, tmp_path):
+def test_max_image_pixels_flag_lowers_the_limit(tiny_coco, tmp_path, helpers):
   from PIL import Image
   pil_limit = Image.MAX_IMAGE_PIXELS
-  summary, messages = _convert(tiny_coco, tmp_path / "out", max_image_pixels=1600)
+  summary, messages = helpers.convert_reporting(tiny_coco, tmp_path / "out",
+                                                max_image_pixels=1600)
   assert Image.MAX_IMAGE_PIXELS == pil_limit  # PIL's global limit is restored
   assert summary.images_skipped == {"image_too_large": 1}  # 64x48 = 3072 > 1600; 32x32, 40x40 pass
   assert "image 1 (file 'a.jpg'): image too large (got 64x48 = 3072 pixels; expected <= 1600" in messages[0]
 
 
-def test_strict_stops_at_the_first_bad_input_and_writes_nothing(tiny_coco, tmp_path):
+def test_strict_stops_at_the_first_bad_input_and_writes_nothing(tiny_coco, tmp_path, helpers):
   _break_missing_image(tiny_coco)
   with pytest.raises(DataError, match=r"image 3 \(file 'c.jpg'\): image file not found .*"
                      r"\[missing_image; --strict stops at the first bad input\]"):
-    _convert(tiny_coco, tmp_path / "out", strict=True)
+    helpers.convert_reporting(tiny_coco, tmp_path / "out", strict=True)
   assert os.listdir(tmp_path / "out") == []
 
 
@@ -207,7 +194,7 @@ def test_bad_inputs_in_parallel_mode(tiny_coco, tmp_path, helpers):
       progress_stream=None, report=messages.append)
   assert summary.images_skipped == {"missing_image": 1}
   assert summary.annotations_skipped == {"unknown_category": 1, "image_skipped": 1}
-  assert _source_ids(helpers, summary) == [b"1", b"2"]
+  assert helpers.source_ids(summary) == [b"1", b"2"]
   assert len(messages) == 2
   before = open(summary.output_paths[0], "rb").read()
   with pytest.raises(DataError, match="unknown_category; --strict"):

@@ -5,27 +5,10 @@ short compressed RLE, silently produced a mask from uninitialised memory), and c
 counted skip and that every good image is still written.
 """
 
-import os
-
 import numpy as np
 import pytest
 
-from object_detection.dataset_tools import coco_conversion
 from object_detection.dataset_tools import coco_masks
-
-
-def _convert(tiny, out_dir, **kwargs):
-  messages = []
-  summary = coco_conversion.convert_coco_split(
-      image_dir=tiny.image_dir, annotations_file=tiny.annotations_file,
-      output_base=os.path.join(str(out_dir), "coco_train.record"), num_shards=1,
-      include_masks=True, num_workers=1, progress_stream=None, report=messages.append, **kwargs)
-  return summary, messages
-
-
-def _source_ids(helpers, summary):
-  return [e.features.feature["image/source_id"].bytes_list.value[0]
-          for e in helpers.parse_records(summary.output_paths)]
 
 
 # ---- RLE counts: decoded and checked before pycocotools sees them ----------------------------
@@ -144,22 +127,22 @@ def test_bad_annotation_value_costs_only_that_annotation(tiny_coco, tmp_path, he
   breaker, ann_id, reason, text = ANNOTATION_FAULTS[case]
   breaker(tiny_coco)
   tiny_coco.save()
-  summary, messages = _convert(tiny_coco, tmp_path / "out")
+  summary, messages = helpers.convert_reporting(tiny_coco, tmp_path / "out")
   assert summary.annotations_skipped == {reason: 1}
   assert summary.images_skipped == {}
   assert summary.images_written == 3 and summary.annotations_written == 3
   assert len(messages) == 1 and f"annotation {ann_id}: " in messages[0] and text in messages[0]
-  assert _source_ids(helpers, summary) == [b"1", b"2", b"3"]
+  assert helpers.source_ids(summary) == [b"1", b"2", b"3"]
 
 
 def test_image_id_given_as_a_list_costs_only_that_image(tiny_coco, tmp_path, helpers):
   tiny_coco.data["images"][1]["id"] = [2]
   tiny_coco.save()
-  summary, messages = _convert(tiny_coco, tmp_path / "out")
+  summary, messages = helpers.convert_reporting(tiny_coco, tmp_path / "out")
   assert summary.images_skipped == {"bad_image_record": 1}
   assert messages == [f"{tiny_coco.annotations_file}: images[1]: image id is not an integer "
                       "(got [2])"]
-  assert _source_ids(helpers, summary) == [b"1", b"3"]
+  assert helpers.source_ids(summary) == [b"1", b"3"]
   assert summary.annotations_written == 4
 
 
@@ -167,11 +150,11 @@ def test_category_id_given_as_a_list_costs_that_category_and_its_annotations(tin
                                                                              helpers):
   tiny_coco.data["categories"][1]["id"] = [7]  # "dog": annotations 11 and 30
   tiny_coco.save()
-  summary, messages = _convert(tiny_coco, tmp_path / "out")
+  summary, messages = helpers.convert_reporting(tiny_coco, tmp_path / "out")
   assert summary.categories_skipped == {"bad_category": 1}
   assert summary.annotations_skipped == {"unknown_category": 2}
   assert "categories[1]: needs an integer 'id'" in messages[0]
-  assert _source_ids(helpers, summary) == [b"1", b"2", b"3"]
+  assert helpers.source_ids(summary) == [b"1", b"2", b"3"]
   assert "train: skipped 1 categories (bad_category: 1)" in summary.format().replace(
       "coco_train.record", "train").replace(summary.name, "train")
 
@@ -181,12 +164,12 @@ def test_malformed_entries_of_every_list_are_counted_not_fatal(tiny_coco, tmp_pa
   tiny_coco.data["annotations"].append(["not", "an", "annotation"])
   tiny_coco.data["categories"].append({"id": 3, "name": "cat again"})
   tiny_coco.save()
-  summary, messages = _convert(tiny_coco, tmp_path / "out")
+  summary, messages = helpers.convert_reporting(tiny_coco, tmp_path / "out")
   assert summary.images_skipped == {"bad_image_record": 1}
   assert summary.annotations_skipped == {"bad_annotation_record": 1}
   assert summary.categories_skipped == {"duplicate_category_id": 1}
   assert len(messages) == 3
-  assert _source_ids(helpers, summary) == [b"1", b"2", b"3"]
+  assert helpers.source_ids(summary) == [b"1", b"2", b"3"]
 
 
 def test_an_unforeseen_failure_costs_one_image_not_the_split(tiny_coco, tmp_path, helpers,
@@ -199,8 +182,8 @@ def test_an_unforeseen_failure_costs_one_image_not_the_split(tiny_coco, tmp_path
     return real(mask)
 
   monkeypatch.setattr(coco_masks, "encode_mask_png", fail_on_the_dog)
-  summary, messages = _convert(tiny_coco, tmp_path / "out")
+  summary, messages = helpers.convert_reporting(tiny_coco, tmp_path / "out")
   assert summary.images_skipped == {"conversion_error": 1}
   assert "image 3 (file 'c.jpg'): unexpected error while converting (RuntimeError: simulated " \
          "bug)" in messages[0]
-  assert _source_ids(helpers, summary) == [b"1", b"2"]
+  assert helpers.source_ids(summary) == [b"1", b"2"]
