@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from object_detection.losses import classification
 
@@ -18,17 +17,6 @@ ANCHOR_WEIGHTS = [[[1.0], [0.5]]]                                 # [1, 2, 1]
 # Softmax of log([1, 2, 1]) is [1/4, 1/2, 1/4]; of log([1, 1, 2]) is [1/4, 1/4, 1/2].
 SOFTMAX_LOGITS = np.log([[[1.0, 2.0, 1.0], [1.0, 1.0, 2.0]]]).tolist()
 SOFTMAX_TARGETS = [[[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]]
-
-
-@pytest.fixture(params=["eager", "tf_function"])
-def run(request):
-  """Calls a loss eagerly or inside tf.function and returns numpy."""
-  def call(fn, *args, **kwargs):
-    if request.param == "eager":
-      return fn(*args, **kwargs).numpy()
-    tensors = [tf.constant(a, tf.float32) for a in args]
-    return tf.function(lambda *t: fn(*t, **kwargs))(*tensors).numpy()
-  return call
 
 
 def test_weighted_sigmoid(run):

@@ -4,21 +4,8 @@ import math
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from object_detection.losses import localization
-
-
-@pytest.fixture(params=["eager", "tf_function"])
-def run(request):
-  """Calls a loss eagerly or inside tf.function and returns numpy."""
-  def call(fn, *args, **kwargs):
-    if request.param == "eager":
-      return fn(*args, **kwargs).numpy()
-    tensors = [tf.constant(a, tf.float32) for a in args]
-    return tf.function(lambda *t: fn(*t, **kwargs))(*tensors).numpy()
-  return call
-
 
 CODES = [[[0.0, 0.0, 0.0, 0.0], [0.5, 2.0, 0.0, 0.0]]]   # [1, 2, 4] encodings; targets are 0
 ZEROS = np.zeros([1, 2, 4]).tolist()
