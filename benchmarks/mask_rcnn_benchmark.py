@@ -60,6 +60,44 @@ def _groundtruth(batch, height, width, num_classes, seed=0):
           F.groundtruth_weights: tf.ones([batch, n]), F.groundtruth_instance_masks: tf.constant(masks)}
 
 
+def build_model_and_inputs(config, small, batch_size):
+  """The benchmarked model (random weights, seed 0) and one random batch, preprocessed.
+
+  Args:
+    config: str, pipeline.config path.
+    small: bool, apply _SMALL_OVERRIDES (128x128 smoke check).
+    batch_size: int.
+
+  Returns:
+    (model, images [B, H, W, 3] float32 preprocessed, shapes [B, 3] int32 true image shapes,
+    gt: dict of ground truth from _groundtruth).
+  """
+  overrides = _SMALL_OVERRIDES if small else None
+  pipeline = loader.load_pipeline_config(config, overrides=overrides)
+  keras.utils.set_random_seed(0)
+  model = model_builder.build(pipeline.model, is_training=True)
+  raw = tf.random.uniform([batch_size, 480, 640, 3], 0, 255, seed=1)
+  images, shapes = model.preprocess(raw)
+  gt = _groundtruth(batch_size, images.shape[1], images.shape[2], model.num_classes)
+  return model, images, shapes, gt
+
+
+def train_step_fn(model, optimizer, images, shapes, gt):
+  """A train step on the fixed batch: predict(training) + loss + gradients + optimizer update.
+
+  Returns:
+    callable () -> [] float32 total loss (wrap it in tf.function to time it).
+  """
+  def train_step():
+    with tf.GradientTape() as tape:
+      losses = model.loss(model.predict(images, shapes, gt, training=True), shapes, gt)
+      total = tf.add_n(list(losses.values()))
+    grads = tape.gradient(total, model.trainable_variables)
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    return total
+  return train_step
+
+
 def _time(fn, steps):
   start = time.perf_counter()
   out = fn()
@@ -86,24 +124,11 @@ def main(argv=None):
                            "every sampled RoI (the original; the step before this option)")
   args = parser.parse_args(argv)
   steps = 2 if args.small else args.steps
-  overrides = _SMALL_OVERRIDES if args.small else None
-  pipeline = loader.load_pipeline_config(args.config, overrides=overrides)
-  keras.utils.set_random_seed(0)
-  model = model_builder.build(pipeline.model, is_training=True)
+  model, images, shapes, gt = build_model_and_inputs(args.config, args.small, args.batch_size)
   model.roi_heads.train_masks_on_positives_only = args.mask_rois == "positives"
-  raw = tf.random.uniform([args.batch_size, 480, 640, 3], 0, 255, seed=1)
-  images, shapes = model.preprocess(raw)
   height, width = images.shape[1], images.shape[2]
-  gt = _groundtruth(args.batch_size, height, width, model.num_classes)
   optimizer = keras.optimizers.SGD(1e-3, momentum=0.9)
-
-  def train_step():
-    with tf.GradientTape() as tape:
-      losses = model.loss(model.predict(images, shapes, gt, training=True), shapes, gt)
-      total = tf.add_n(list(losses.values()))
-    grads = tape.gradient(total, model.trainable_variables)
-    optimizer.apply_gradients(zip(grads, model.trainable_variables))
-    return total
+  train_step = train_step_fn(model, optimizer, images, shapes, gt)
 
   def infer():
     return model.postprocess(model.predict(images, shapes), shapes)

@@ -28,8 +28,6 @@ import tensorflow as tf
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import mask_rcnn_benchmark as bench  # pylint: disable=wrong-import-position
 
-from object_detection.builders import model_builder  # pylint: disable=wrong-import-position
-from object_detection.config import loader  # pylint: disable=wrong-import-position
 from object_detection.meta_architectures.faster_rcnn import roi_features  # pylint: disable=wrong-import-position
 from object_detection.ops import box_ops  # pylint: disable=wrong-import-position
 
@@ -166,26 +164,13 @@ def main(argv=None):
                       help="also time the full step with the mask head on the positive RoIs vs "
                            "on every sampled RoI, interleaved, this many times each")
   args = parser.parse_args(argv)
-  overrides = bench._SMALL_OVERRIDES if args.small else None  # pylint: disable=protected-access
-  pipeline = loader.load_pipeline_config(args.config, overrides=overrides)
-  keras.utils.set_random_seed(0)
-  model = model_builder.build(pipeline.model, is_training=True)
-  raw = tf.random.uniform([args.batch_size, 480, 640, 3], 0, 255, seed=1)
-  images, shapes = model.preprocess(raw)
-  gt = bench._groundtruth(args.batch_size, images.shape[1], images.shape[2],  # pylint: disable=protected-access
-                          model.num_classes)
+  model, images, shapes, gt = bench.build_model_and_inputs(args.config, args.small,
+                                                           args.batch_size)
   model.postprocess(model.predict(images, shapes), shapes)
   stages = [] if args.skip_stages else _stages(model, images, shapes, gt)
   optimizer = keras.optimizers.SGD(1e-3, momentum=0.9)
   optimizer.build(model.trainable_variables)
-
-  def train_step():
-    with tf.GradientTape() as tape:
-      losses = model.loss(model.predict(images, shapes, gt, training=True), shapes, gt)
-      total = tf.add_n(list(losses.values()))
-    grads = tape.gradient(total, model.trainable_variables)
-    optimizer.apply_gradients(zip(grads, model.trainable_variables))
-    return total
+  train_step = bench.train_step_fn(model, optimizer, images, shapes, gt)
 
   results = {"image": list(images.shape[1:3]), "batch_size": args.batch_size,
              "mask_rois": model.roi_heads.num_mask_rois, "stages": {}}
