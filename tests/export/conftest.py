@@ -44,6 +44,21 @@ def _export(root):
 
 
 @pytest.fixture(scope="session")
+def tiny_trained_model():
+  """-> make(seed): a built testing.TinyCenterModel(seed) with every trainable variable moved
+  by +0.05 from its initial value (non-trivial weights for export / checkpoint round trips)."""
+  from object_detection.training import testing  # pylint: disable=import-outside-toplevel
+
+  def make(seed):
+    model = testing.TinyCenterModel(seed=seed)
+    model(tf.zeros([1, 64, 64, 3]))
+    for v in model.trainable_variables:
+      v.assign(v + 0.05)
+    return model
+  return make
+
+
+@pytest.fixture(scope="session")
 def deployed(tmp_path_factory, worker_id):
   """-> the exporter's output directory (saved_model/, model*.tflite, *.onnx)."""
   base = tmp_path_factory.getbasetemp()

@@ -22,13 +22,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, tiny_trained_model):
   """A tiny model with non-trivial weights saved as a training checkpoint."""
   root = tmp_path_factory.mktemp("export")
-  model = testing.TinyCenterModel(seed=4)
-  model(tf.zeros([1, 64, 64, 3]))
-  for v in model.trainable_variables:
-    v.assign(v + 0.05)
+  model = tiny_trained_model(seed=4)
   step = tf.Variable(7, dtype=tf.int64)
   tf.train.CheckpointManager(tf.train.Checkpoint(step=step, model=model), str(root / "train"),
                              1).save(checkpoint_number=7)

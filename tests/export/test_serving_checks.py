@@ -19,12 +19,9 @@ from object_detection.training import testing
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+def exported(tmp_path_factory, tiny_trained_model):
   root = tmp_path_factory.mktemp("serving")
-  model = testing.TinyCenterModel(seed=3)
-  model(tf.zeros([1, 64, 64, 3]))
-  for v in model.trainable_variables:
-    v.assign(v + 0.05)
+  model = tiny_trained_model(seed=3)
   exporter_lib.export_model(model, str(root / "image"), "image_tensor")
   exporter_lib.export_model(model, str(root / "float"), "float_image_tensor")
   images = np.stack([e[0] for e in testing.synthetic_examples(2, seed=8)])
