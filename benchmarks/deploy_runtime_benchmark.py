@@ -54,7 +54,27 @@ def _parse_args(argv):
                  help="comma list of LiteRT variants to time: none, float16, dynamic_range")
   p.add_argument("--skip", default="", help="comma list of runtimes not to time: onnx, litert")
   p.add_argument("--work_dir", default=None, help="where the exports go (default: a temp dir)")
+  p.add_argument("--image", default=None,
+                 help="photo to time on (default: the first ../shared COCO photo, else noise)")
   return p.parse_args(argv)
+
+
+def _image(args):
+  """[1, S, S, 3] uint8: --image (or the first ../shared COCO photo) resized, else noise. On a
+  photo, near-tied detections of random weights are rare, so output differences mean something;
+  on noise they swap places and the element-wise difference is large."""
+  path = args.image
+  if path is None:
+    photos = os.path.join(REPO, os.pardir, "shared", "data", "coco_mini", "images")
+    if os.path.isdir(photos):
+      path = os.path.join(photos, sorted(os.listdir(photos))[0])
+  if path is None:
+    return np.random.default_rng(0).integers(0, 256, (1, args.image_size, args.image_size, 3),
+                                             dtype=np.uint8)
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  photo = Image.open(path).convert("RGB").resize((args.image_size, args.image_size))
+  print(f"image: {path}")
+  return np.asarray(photo)[None]
 
 
 def _peak_rss_gb():
@@ -150,8 +170,7 @@ def main(argv=None):
   params = _build_and_export(args, work_dir)
   conversions = _convert(args, work_dir, skip)
   _, runners = _runners(args, work_dir, sorted(conversions))
-  image = np.random.default_rng(0).integers(0, 256, (1, args.image_size, args.image_size, 3),
-                                            dtype=np.uint8)
+  image = _image(args)
   times = {name: [] for name in runners}
   outputs = {}
   for round_index in range(args.warmup + args.rounds):
