@@ -82,3 +82,5 @@ def test_ops_outside_onnx_are_named(tmp_path):
     onnx_export.convert_saved_model(str(tmp_path / "sm"), str(tmp_path / "m.onnx"),
                                     "image_and_boxes")
   assert not (tmp_path / "m.onnx").exists()
+  with pytest.raises(ExportError, match=r"missing: not a SavedModel directory"):
+    onnx_export.convert_saved_model(str(tmp_path / "missing"), str(tmp_path / "m.onnx"))
