@@ -259,7 +259,10 @@ def child_infer(args):
   from object_detection.core import precision  # pylint: disable=import-outside-toplevel
   pipeline = loader.load_pipeline_config(args.config)
   model = model_builder.build(pipeline.model, is_training=False)
+  model.build_variables()
   precision.apply(model, precision.policy_for(args.bf16))
+  if args.bf16:  # as exporter_main_v2 --use_bfloat16 exports it
+    precision.bfloat16_weights(model)
   images = tf.constant(np.asarray(Image.open(args.image).convert("RGB"))[None])
 
   @tf.function

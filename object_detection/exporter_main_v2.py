@@ -8,8 +8,9 @@ Writes OUT/checkpoint/ckpt-0, OUT/saved_model (signature `serving_default`, and
 `image_and_boxes` for DeepMAC models: image + boxes -> masks) and OUT/pipeline.config.
 --input_type: image_tensor (uint8 [1,H,W,3]), float_image_tensor (float32 [B,H,W,3]),
 encoded_image_string_tensor (string [B]) or tf_example (string [B]).
---use_bfloat16: the SavedModel computes in mixed bfloat16 (float32 weights and outputs; faster on
-CPUs with AMX or avx512_bf16 and on GPUs/TPUs); default float32, as the original.
+--use_bfloat16: the SavedModel computes in bfloat16 with bfloat16 kernels (batch norm and outputs
+float32; half the weight memory; faster on CPUs with AMX or avx512_bf16 and on GPUs/TPUs);
+OUT/checkpoint keeps float32 weights. Default float32, as the original.
 --output_format=saved_model,tflite,onnx also writes OUT/model.tflite (LiteRT, every signature;
 one file per --tflite_quantization: none, float16, dynamic_range) and OUT/model.onnx (+
 OUT/image_and_boxes.onnx); see object_detection/export/formats.py.

@@ -49,6 +49,35 @@ def apply(model, policy):
   return model
 
 
+def bfloat16_weights(model):
+  """Inference only: the kernels and biases of every layer that computes in bfloat16 (set `apply`
+  first) are held as bfloat16 variables instead of float32 ones, in place. Batch norm and
+  float32 layers keep their float32 variables.
+
+  Under mixed precision each call would otherwise cast those weights from float32 again, and TF's
+  oneDNN kernels keep their own bfloat16 copy besides: CenterNet HG-104 (191 M parameters) held
+  2,011 MB after a 512x512 inference against 1,587 MB with bfloat16 weights. The weights are the
+  same bfloat16 numbers either way (the tiny DeepMAC's outputs are bit-identical; on HG-104 oneDNN
+  picks other kernels, and scores move within bfloat16 rounding). Training, optimizers and checkpoints
+  need the float32 variables: use this on a model that will only run inference (export writes
+  its float32 checkpoint first). Returns the number of variables converted.
+  """
+  count = 0
+  for layer in all_layers(model):
+    if layer.compute_dtype != "bfloat16" or not hasattr(layer, "kernel"):
+      continue
+    for variable in layer._trainable_variables:  # pylint: disable=protected-access
+      inner = variable.value  # outside an autocast scope: the float32 tf.Variable itself
+      if not isinstance(inner, tf.Variable) or inner.dtype != tf.float32:
+        continue
+      # Keras 3 keeps the backing tf.Variable in `_value` and its dtype in `_dtype`.
+      variable._value = tf.Variable(  # pylint: disable=protected-access
+          tf.cast(inner, tf.bfloat16), trainable=False, name=inner.name.split(":")[0])
+      variable._dtype = "bfloat16"  # pylint: disable=protected-access
+      count += 1
+  return count
+
+
 def compute_dtype(model):
   """The compute dtype name of `model`'s layers ('float32' or 'bfloat16')."""
   return model.compute_dtype

@@ -42,9 +42,22 @@ def restore_model(model, trained_checkpoint_dir, use_moving_average=False):
 
 
 def export_model(model, output_directory, input_type="image_tensor", pipeline_config=None):
-  """Writes checkpoint/, saved_model/ and pipeline.config for an already restored `model`."""
+  """Writes checkpoint/, saved_model/ and pipeline.config for an already restored `model`.
+
+  A model under the mixed bfloat16 policy is exported with bfloat16 kernels
+  (precision.bfloat16_weights, in place: use `model` for inference only afterwards); its
+  checkpoint/ keeps the float32 weights.
+  """
   from object_detection.config import loader  # pylint: disable=import-outside-toplevel
   os.makedirs(output_directory, exist_ok=True)
+  if not model.variables:
+    model.build_variables()
+  # The float32 checkpoint first: a bfloat16 export then holds its weights in bfloat16.
+  tf.train.CheckpointManager(tf.train.Checkpoint(model=model),
+                             os.path.join(output_directory, "checkpoint"),
+                             max_to_keep=1).save(checkpoint_number=0)
+  if precision.compute_dtype(model) == "bfloat16":
+    precision.bfloat16_weights(model)
   module = signatures.DetectionModule(model)
   serving = module.serving_fn(input_type)
   # `detect_fn = tf.saved_model.load(path); detect_fn(input_tensor)`, as the original's tutorials.
@@ -53,9 +66,6 @@ def export_model(model, output_directory, input_type="image_tensor", pipeline_co
   if module.has_box_prompts():
     sigs["image_and_boxes"] = module.image_and_boxes_fn().get_concrete_function()
   module.track_variables()
-  tf.train.CheckpointManager(tf.train.Checkpoint(model=model),
-                             os.path.join(output_directory, "checkpoint"),
-                             max_to_keep=1).save(checkpoint_number=0)
   tf.saved_model.save(module, os.path.join(output_directory, "saved_model"), signatures=sigs)
   if pipeline_config is not None:
     loader.save_pipeline_config(pipeline_config, output_directory)
@@ -66,8 +76,9 @@ def export_inference_graph(input_type, pipeline_config, trained_checkpoint_dir,
                            output_directory, use_bfloat16=False):
   """Builds the model from `pipeline_config`, restores the latest checkpoint and exports it.
 
-  use_bfloat16: the exported graph computes in mixed bfloat16 (float32 weights and outputs);
-  recorded in the SavedModel (`compute_dtype`). The original always exports float32.
+  use_bfloat16: the exported graph computes in bfloat16 with bfloat16 kernels (batch norm and
+  outputs float32; checkpoint/ stays float32); recorded in the SavedModel (`compute_dtype`). The
+  original always exports float32.
   """
   from object_detection.builders import model_builder  # pylint: disable=import-outside-toplevel
   from object_detection.builders import train_builder  # pylint: disable=import-outside-toplevel

@@ -128,3 +128,26 @@ def test_bfloat16_inference_outputs_float32_close_to_float32(model):
   assert masks.dtype == tf.float32
   # Untrained scores sit near sigmoid(-2.19) = 0.1: compare them absolutely.
   np.testing.assert_allclose(out[D.detection_scores], ref[D.detection_scores], atol=5e-3)
+
+
+def test_bfloat16_weights_compute_the_same_as_autocast():
+  # precision.bfloat16_weights holds the kernels of bfloat16 layers as bfloat16 variables: the
+  # same bfloat16 numbers that autocast would make at each call, so the same outputs.
+  def build():
+    keras.utils.set_random_seed(3)
+    net = tiny.build_tiny_deepmac(3, network_type="resnet4", num_init_channels=4, dim=4,
+                                  pixel_embedding_dim=4, mask_size=8)
+    net.build_variables()
+    return precision.apply(net, precision.MIXED_BFLOAT16)
+  autocast, held = build(), build()
+  assert precision.bfloat16_weights(held) > 20
+  kernels = [v for v in held.variables if v.path.endswith("/kernel")]
+  assert kernels and all(v.value.dtype == tf.bfloat16 for v in kernels)
+  statistics = [v for v in held.variables if "moving_" in v.path]
+  assert statistics and all(v.value.dtype == tf.float32 for v in statistics)
+  images = tf.random.stateless_uniform([1, 64, 64, 3], seed=(1, 2), maxval=255.0)
+  want = tf.function(lambda x: autocast(x, training=False))(images)
+  got = tf.function(lambda x: held(x, training=False))(images)
+  for key in (D.detection_boxes, D.detection_scores, D.detection_masks):
+    assert got[key].dtype == tf.float32
+    np.testing.assert_array_equal(got[key].numpy(), want[key].numpy())

@@ -135,6 +135,13 @@ def test_bfloat16_export_records_its_compute_dtype(trained, tmp_path):
   exporter_lib.export_model(restored, str(tmp_path / "bf16"), "image_tensor")
   detector = inference.Detector(str(tmp_path / "bf16"))
   assert detector.compute_dtype == "bfloat16"
+  # Kernels are held in bfloat16 in the SavedModel; its checkpoint/ keeps float32 weights.
+  saved = {v.dtype for v in tf.saved_model.load(str(tmp_path / "bf16" / "saved_model"))
+           .model_variables}
+  assert tf.bfloat16 in saved
+  dtypes = tf.train.load_checkpoint(str(tmp_path / "bf16" / "checkpoint")) \
+      .get_variable_to_dtype_map()
+  assert {d for k, d in dtypes.items() if k.startswith("model/")} == {tf.float32}
   out = detector(image)
   ref = _reference(model, image)
   k = len(out["scores"])
