@@ -60,6 +60,7 @@ def main(argv=None):
   output_formats = formats.parse_formats(args.output_format)
   quantizations = formats.parse_quantizations(args.tflite_quantization)
   formats.check_input_type(args.input_type, output_formats)
+  formats.check_precision(args.use_bfloat16, output_formats)
   pipeline = loader.load_pipeline_config(args.pipeline_config_path,
                                          config_override=args.config_override or None,
                                          overrides=args.overrides or None)

@@ -59,6 +59,16 @@ def check_input_type(input_type, formats):
                       f"encoded images or tf.Example protos")
 
 
+def check_precision(use_bfloat16, formats):
+  """ConfigError when a LiteRT / ONNX export is asked of a bfloat16 SavedModel."""
+  wanted = [f for f in formats if f != "saved_model"]
+  if wanted and use_bfloat16:
+    raise ConfigError(f"--output_format={','.join(wanted)}: needs a float32 SavedModel (got "
+                      f"--use_bfloat16; expected it unset). The LiteRT and ONNX exports are "
+                      f"converted from a float32 graph; for a half-size LiteRT model use "
+                      f"--tflite_quantization=float16")
+
+
 def _check_numeric_signature(saved_model_dir, formats):
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   loaded = tf.saved_model.load(saved_model_dir)

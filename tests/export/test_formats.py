@@ -36,6 +36,11 @@ def test_bad_flags_are_named():
     exporter_main_v2.main(["--input_type=encoded_image_string_tensor",
                            "--pipeline_config_path=unused.config", "--trained_checkpoint_dir=x",
                            "--output_directory=y", "--output_format=tflite"])
+  with pytest.raises(ConfigError, match="--output_format=onnx: needs a float32 SavedModel .*"
+                                        "--use_bfloat16"):
+    exporter_main_v2.main(["--input_type=image_tensor", "--use_bfloat16",
+                           "--pipeline_config_path=unused.config", "--trained_checkpoint_dir=x",
+                           "--output_directory=y", "--output_format=saved_model,onnx"])
 
 
 class _Scale(tf.Module):
