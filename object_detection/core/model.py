@@ -55,7 +55,7 @@ class DetectionModel(CheckpointableCollections, BuildOnCall, keras.Model, metacl
     Call it before tracing the model (training, eval and export do). Variables that Keras 3
     creates inside a tf.function trace keep their initial values as constants of the traced
     graph, and TF then traces the function a second time: on CenterNet HG-104 (191 M parameters)
-    that was 1.6 GB more peak memory and 20 s more start-up than building eagerly at 128x128.
+    that was 1.6 GB more peak memory and 18 s more start-up than building eagerly at 128x128.
     `predict` calls this itself (out of the trace) when a never-called model is first traced.
     """
     if self._variables_built:
